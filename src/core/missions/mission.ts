@@ -1,0 +1,145 @@
+import { z } from 'zod';
+import type { Decision } from '../review/decision.js';
+import type { RiskClass } from '../tools/tool.js';
+import type { Outcome, Stage, StageTransition } from './stages.js';
+
+const SLUG = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+/** One tool call in a request: which tool, with which arguments, under an optional step ID. */
+export const StepSpecSchema = z
+  .object({
+    id: z.string().regex(SLUG, 'a lowercase slug: letters, digits, "_" or "-", at most 63 characters').optional()
+      .describe('Step ID, unique within the mission; defaults to s1, s2, ... in plan order.'),
+    tool: z.string().min(1).max(200).describe('Name of a tool in the catalog, e.g. supervisor.restart.'),
+    args: z.record(z.string(), z.unknown()).default({}).describe("Arguments, validated against the tool's input schema."),
+  })
+  .strict();
+
+/** One tool call in a request. */
+export type StepSpec = z.infer<typeof StepSpecSchema>;
+
+/**
+ * A request for a mission (POST /v1/missions): what to do, for whom, and an optional idempotency key
+ * so a retried request never starts a second mission. `context` lists read-only evidence queries run
+ * before planning; `steps` is the proposed plan, which review gates before anything executes.
+ */
+export const MissionRequestSchema = z
+  .object({
+    title: z.string().trim().min(1).max(200).describe('What the mission is for, in a line.'),
+    project: z.string().regex(SLUG, 'a lowercase slug').default('default').describe('Project the mission belongs to.'),
+    requester: z.string().min(1).max(200).default('anonymous').describe('Who asked: a person, an agent or a system.'),
+    idempotencyKey: z.string().min(1).max(200).optional()
+      .describe('Same key and same request: the existing mission is returned instead of a new one.'),
+    context: z.array(StepSpecSchema).max(20).default([]).describe('Read-only evidence queries run in the context stage.'),
+    steps: z.array(StepSpecSchema).min(1).max(50).describe('The proposed plan: tool calls run in order after review.'),
+    labels: z.record(z.string(), z.string().max(200)).default({}).describe('Free-form labels, e.g. service and environment.'),
+  })
+  .strict()
+  .superRefine((request, ctx) => {
+    const seen = new Map<string, number>();
+    request.steps.forEach((step, index) => {
+      const id = step.id ?? defaultStepId(index);
+      const first = seen.get(id);
+      if (first !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['steps', index, 'id'], message: `duplicate step ID "${id}" (also used by steps.${first})` });
+      }
+      seen.set(id, index);
+    });
+  });
+
+/** A mission request as the caller sends it (defaults not yet applied). */
+export type MissionRequestInput = z.input<typeof MissionRequestSchema>;
+
+/** A validated mission request with defaults applied. */
+export type MissionRequest = z.output<typeof MissionRequestSchema>;
+
+/** The step ID of the step at `index` (0-based) when the request gives none: `s1`, `s2`, ... */
+export function defaultStepId(index: number): string {
+  return `s${index + 1}`;
+}
+
+/**
+ * The idempotency key of a step (DESIGN.md, "Mission"): derived from the mission and the step, so
+ * every attempt and every recovery of the same step presents the same key to the tool.
+ */
+export function stepIdempotencyKey(missionId: string, stepId: string, phase: 'do' | 'compensate' = 'do'): string {
+  return phase === 'do' ? `${missionId}:${stepId}` : `${missionId}:${stepId}:compensate`;
+}
+
+/** Where a step stands. `unknown` means its outcome could not be established and people must look. */
+export type StepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'unknown' | 'skipped' | 'compensated' | 'compensation_failed';
+
+/**
+ * Which part of the loop a step belongs to: evidence (`context`), the plan (`plan`), or the saga's
+ * undo of a completed plan step (`compensation`, step ID `<stepId>.undo`).
+ */
+export type StepPhase = 'context' | 'plan' | 'compensation';
+
+/** A step of a mission as stored and shown: the call, its attempts, result or error, and its compensation. */
+export interface MissionStep {
+  readonly missionId: string;
+  readonly stepId: string;
+  readonly phase: StepPhase;
+  /** 0-based position within its phase. */
+  readonly index: number;
+  readonly tool: string;
+  readonly args: Record<string, unknown>;
+  readonly risk: RiskClass;
+  readonly idempotencyKey: string;
+  readonly status: StepStatus;
+  readonly attempts: number;
+  readonly result: unknown;
+  readonly error: StepError | null;
+  /** Milliseconds since the Unix epoch. */
+  readonly startedAt: number | null;
+  readonly finishedAt: number | null;
+}
+
+/** A step's failure as recorded: code, message and whether the outcome is known. */
+export interface StepError {
+  readonly code: string;
+  readonly message: string;
+  readonly retryable: boolean;
+  readonly outcomeUnknown: boolean;
+}
+
+/** Facts attached to an escalation so a person can pick up where the mission stopped. */
+export interface Escalation {
+  readonly reason: string;
+  /** The step that failed or could not be established, if any. */
+  readonly stepId: string | null;
+  readonly evidence: Record<string, unknown>;
+}
+
+/** A mission as stored and shown by the API and CLI. */
+export interface Mission {
+  readonly id: string;
+  readonly title: string;
+  readonly project: string;
+  readonly requester: string;
+  readonly idempotencyKey: string | null;
+  readonly labels: Record<string, string>;
+  readonly request: MissionRequest;
+  readonly stage: Stage;
+  /** Null while the mission runs. */
+  readonly outcome: Outcome | null;
+  /** What the mission waits for, if it waits: a review decision (approval), or nothing. */
+  readonly waitingFor: 'approval' | null;
+  /** Highest risk class among the planned steps. */
+  readonly risk: RiskClass;
+  readonly decision: Decision | null;
+  readonly escalation: Escalation | null;
+  /** Application version of the mission workflow that runs it (see docs/architecture.md, versioning). */
+  readonly workflowVersion: string;
+  readonly cancelRequested: boolean;
+  /** Milliseconds since the Unix epoch. */
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly finishedAt: number | null;
+}
+
+/** A mission with its steps and its stage history, as `GET /v1/missions/:id` returns it. */
+export interface MissionDetail extends Mission {
+  readonly steps: readonly MissionStep[];
+  readonly history: readonly StageTransition[];
+}

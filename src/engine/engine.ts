@@ -1,0 +1,279 @@
+import { randomUUID } from 'node:crypto';
+import { DBOS } from '@dbos-inc/dbos-sdk';
+import { InputError, InternalError, type Issue } from '../core/errors.js';
+import { MissionRequestSchema, defaultStepId, stepIdempotencyKey, type Mission, type MissionDetail, type MissionRequest, type StepSpec } from '../core/missions/mission.js';
+import type { EngineHealth, MissionFilter, MissionService, MissionStore, PlannedStep, WorkerRegistry } from '../core/ports.js';
+import type { DefaultEffects } from '../core/review/decision.js';
+import type { ToolCatalog } from '../core/tools/catalog.js';
+import { RISK_CLASSES, type RiskClass } from '../core/tools/tool.js';
+import { toIssues } from '../core/validation.js';
+import { CONTROL_TOPIC, MISSION_WORKFLOW_NAME, missionWorkflow, setWorkflowRuntime, type ControlMessage, type EngineObserver } from './mission-workflow.js';
+
+/** The DBOS queue missions are enqueued on; every worker listens to it. */
+export const MISSION_QUEUE = 'interlock.missions';
+
+/** The minimal logger the engine writes to (pino's `Logger` fits). */
+export interface EngineLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
+
+/** Everything the engine needs; `main.ts` builds the real ones, tests their own. */
+export interface MissionEngineOptions {
+  /** PostgreSQL URL of the database DBOS keeps its workflow state in (schema `dbos`). */
+  readonly databaseUrl: string;
+  readonly store: MissionStore;
+  readonly workers: WorkerRegistry;
+  readonly catalog: ToolCatalog;
+  /** Stable ID of this worker; DBOS recovers this worker's workflows under it after a restart. */
+  readonly workerId: string;
+  /** Pinned application version of the mission workflow (docs/architecture.md, "Versioning"). */
+  readonly workflowVersion: string;
+  /** Interlock's own version, for the worker registry. */
+  readonly version: string;
+  /** Missions this worker runs at once. */
+  readonly concurrency: number;
+  /** Heartbeat interval, ms. */
+  readonly heartbeatMs: number;
+  /** A peer silent this long is declared dead and its missions taken over, ms. */
+  readonly leaseMs: number;
+  /** How long a mission waits for a review decision, ms. */
+  readonly approvalTimeoutMs: number;
+  /** How often to re-enqueue missions whose workflow was never started, ms. */
+  readonly reconcileIntervalMs: number;
+  readonly reviewDefaults: DefaultEffects;
+  readonly logger: EngineLogger;
+  readonly observer?: EngineObserver;
+  /** Called when peers declared this worker dead; must end the process. */
+  readonly onFenced: () => never;
+  /** True for store errors worth retrying (lost connection, server restarting). */
+  readonly isTransient: (error: unknown) => boolean;
+  readonly hostname: string;
+  readonly pid: number;
+  /** Clock, ms since the epoch. @default Date.now */
+  readonly now?: () => number;
+}
+
+/** The mission engine: a {@link MissionService} plus its lifecycle and the review channel. */
+export interface MissionEngine extends MissionService {
+  /** Launches DBOS (recovering this worker's missions), registers the queue, starts heartbeats. */
+  start(): Promise<void>;
+  /** Stops taking work, marks this worker stopped so peers take over its waits, shuts DBOS down. */
+  stop(): Promise<void>;
+  /**
+   * Delivers a review decision to a mission waiting for approval. Identity and quorum checks belong
+   * to the approvals module (issue #3) that calls this; the engine only carries the decision.
+   */
+  deliverReview(missionId: string, review: { approved: boolean; by: string; comment?: string }): Promise<void>;
+}
+
+let registered: ((missionId: string) => Promise<unknown>) | undefined;
+
+/** Registers the mission workflow with DBOS once per process (DBOS requires it before launch). */
+function registeredWorkflow(): (missionId: string) => Promise<unknown> {
+  registered ??= DBOS.registerWorkflow(missionWorkflow, { name: MISSION_WORKFLOW_NAME });
+  return registered;
+}
+
+/**
+ * Creates the mission engine on DBOS Transact. DBOS is process-global: one engine per process.
+ * Missions are DBOS workflows with ID = mission ID, enqueued on {@link MISSION_QUEUE}.
+ */
+export function createMissionEngine(options: MissionEngineOptions): MissionEngine {
+  const now = options.now ?? Date.now;
+  const { store, catalog, workers, logger } = options;
+  const stopping = new AbortController();
+  const timers: NodeJS.Timeout[] = [];
+  let ready = false;
+  let notReadyReason = 'not started';
+  const workflow = registeredWorkflow();
+
+  async function enqueue(missionId: string): Promise<void> {
+    await DBOS.startWorkflow(workflow, { workflowID: missionId, queueName: MISSION_QUEUE })(missionId);
+  }
+
+  function requireReady(): void {
+    if (!ready) throw new InternalError(`The mission engine is not ready (${notReadyReason}); try again shortly.`, { code: 'ENGINE_NOT_READY' });
+  }
+
+  async function getDetail(id: string): Promise<MissionDetail> {
+    const mission = await store.getMissionDetail(id);
+    if (mission === undefined) throw new InputError('MISSION_NOT_FOUND', `No mission ${id}; list missions with GET /v1/missions.`, [], { details: { id } });
+    return mission;
+  }
+
+  function plannedSteps(missionId: string, request: MissionRequest): { steps: PlannedStep[]; risk: RiskClass } {
+    const issues: Issue[] = [];
+    const steps: PlannedStep[] = [];
+    let unknownTool = false;
+    let risk: RiskClass = 'read';
+    const add = (phase: 'context' | 'plan', list: readonly StepSpec[], idPrefix: string): void => {
+      list.forEach((spec, index) => {
+        const path = `${phase === 'context' ? 'context' : 'steps'}.${index}`;
+        const checked = catalog.validateArgs(spec.tool, spec.args, path);
+        if (!checked.ok) {
+          unknownTool ||= catalog.find(spec.tool) === undefined;
+          issues.push(...checked.issues);
+          return;
+        }
+        const tool = catalog.get(spec.tool);
+        if (phase === 'context' && tool.risk !== 'read') {
+          issues.push({ path: `${path}.tool`, message: 'evidence queries must use read tools', expected: 'a tool of risk class read', received: tool.risk });
+          return;
+        }
+        if (phase === 'plan' && RISK_CLASSES.indexOf(tool.risk) > RISK_CLASSES.indexOf(risk)) risk = tool.risk;
+        const stepId = spec.id ?? (phase === 'context' ? `${idPrefix}${index + 1}` : defaultStepId(index));
+        steps.push({ stepId, phase, index, tool: tool.name, args: checked.args as Record<string, unknown>, risk: tool.risk, idempotencyKey: stepIdempotencyKey(missionId, stepId) });
+      });
+    };
+    add('context', request.context, 'c');
+    add('plan', request.steps, 's');
+    const ids = new Set<string>();
+    for (const step of steps) {
+      if (ids.has(step.stepId)) issues.push({ path: `${step.phase === 'context' ? 'context' : 'steps'}.${step.index}.id`, message: `duplicate step ID "${step.stepId}"` });
+      ids.add(step.stepId);
+    }
+    if (issues.length > 0) {
+      throw new InputError(unknownTool ? 'TOOL_UNKNOWN' : 'TOOL_ARGS_INVALID', `The mission request has ${issues.length} problem(s): ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
+    }
+    return { steps, risk };
+  }
+
+  async function send(missionId: string, message: ControlMessage): Promise<void> {
+    await DBOS.send(missionId, message, CONTROL_TOPIC);
+  }
+
+  async function takeOver(): Promise<void> {
+    const claimed = await workers.claimExpired(options.workerId, options.leaseMs, now());
+    for (const dead of claimed) {
+      const pending = await DBOS.listWorkflows({ status: 'PENDING', executorId: dead, workflowName: MISSION_WORKFLOW_NAME, loadInput: false, loadOutput: false });
+      const ids = pending.map((w) => w.workflowID);
+      if (ids.length > 0) await DBOS.resumeWorkflows(ids, { queueName: MISSION_QUEUE });
+      logger.warn({ dead, missions: ids.length }, `worker ${dead} is gone; took over ${ids.length} mission(s)`);
+    }
+  }
+
+  async function reconcile(): Promise<void> {
+    for (const id of await store.listUnstarted(options.reconcileIntervalMs, now())) {
+      if ((await DBOS.getWorkflowStatus(id)) === null) {
+        logger.warn({ missionId: id }, 'mission was stored but its workflow never started; enqueuing it');
+        await enqueue(id);
+      }
+    }
+  }
+
+  function every(ms: number, name: string, task: () => Promise<void>): void {
+    let running = false;
+    const timer = setInterval(() => {
+      if (running || stopping.signal.aborted) return;
+      running = true;
+      task().catch((error: unknown) => logger.warn({ err: error }, `${name} failed; will retry`)).finally(() => { running = false; });
+    }, ms);
+    timer.unref();
+    timers.push(timer);
+  }
+
+  return {
+    async start() {
+      setWorkflowRuntime({
+        store, workers, catalog, workerId: options.workerId, reviewDefaults: options.reviewDefaults,
+        approvalTimeoutMs: options.approvalTimeoutMs, observer: options.observer ?? {}, now,
+        fenced: () => options.onFenced(), signal: stopping.signal, isTransient: options.isTransient,
+      });
+      await workers.register({ id: options.workerId, host: options.hostname, pid: options.pid, version: options.version, startedAt: now() }, now());
+      DBOS.setConfig({
+        name: 'interlock',
+        systemDatabaseUrl: options.databaseUrl,
+        systemDatabaseSchemaName: 'dbos',
+        applicationVersion: options.workflowVersion,
+        executorID: options.workerId,
+        logger: dbosLogger(logger),
+      });
+      notReadyReason = 'launching DBOS';
+      await DBOS.launch();
+      await DBOS.registerQueue(MISSION_QUEUE, { workerConcurrency: options.concurrency, minPollingIntervalMs: 100, onConflict: 'always_update' });
+      every(options.heartbeatMs, 'heartbeat', async () => {
+        if (!(await workers.heartbeat(options.workerId, now()))) options.onFenced();
+        await takeOver();
+      });
+      every(options.reconcileIntervalMs, 'reconcile', reconcile);
+      ready = true;
+      logger.info({ workerId: options.workerId, workflowVersion: options.workflowVersion }, 'mission engine started');
+    },
+
+    async stop() {
+      if (stopping.signal.aborted) return;
+      ready = false;
+      notReadyReason = 'stopping';
+      stopping.abort();
+      for (const timer of timers) clearInterval(timer);
+      await DBOS.shutdown();
+      await workers.markStopped(options.workerId, now()).catch((error: unknown) => logger.warn({ err: error }, 'could not mark this worker stopped'));
+      setWorkflowRuntime(undefined);
+    },
+
+    async create(body) {
+      requireReady();
+      const parsed = MissionRequestSchema.safeParse(body);
+      if (!parsed.success) {
+        const issues = toIssues(parsed.error);
+        throw new InputError('INPUT_INVALID', `The mission request has ${issues.length} problem(s): ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
+      }
+      const request = parsed.data;
+      const id = randomUUID();
+      const { steps, risk } = plannedSteps(id, request);
+      const at = now();
+      const { mission, created } = await store.createMission({ id, request, risk, workflowVersion: options.workflowVersion, at });
+      if (created) {
+        await store.recordTransition(id, 1, 'intake', `requested by ${request.requester}: ${request.title}`, at);
+        await store.recordSteps(id, steps);
+      }
+      // Idempotent in DBOS: enqueuing the same workflow ID twice returns the existing workflow.
+      if (mission.outcome === null) await enqueue(mission.id);
+      return { mission: await getDetail(mission.id), created };
+    },
+
+    get: getDetail,
+
+    async list(filter: MissionFilter): Promise<Mission[]> {
+      return store.listMissions(filter);
+    },
+
+    async cancel(id) {
+      requireReady();
+      const mission = await getDetail(id);
+      if (mission.outcome !== null) {
+        throw new InputError('MISSION_ALREADY_FINISHED', `Mission ${id} already ended ${mission.outcome}; nothing to cancel.`, [], { details: { id, outcome: mission.outcome } });
+      }
+      await store.requestCancel(id, now());
+      await send(id, { type: 'cancel', by: 'api' });
+      return getDetail(id);
+    },
+
+    async health(): Promise<EngineHealth> {
+      const queued = ready ? await DBOS.listQueuedWorkflows({ queueName: MISSION_QUEUE, status: 'ENQUEUED', loadInput: false, loadOutput: false }) : [];
+      return { ready, workerId: options.workerId, workflowVersion: options.workflowVersion, queueDepth: queued.length, ...(ready ? {} : { reason: notReadyReason }) };
+    },
+
+    async deliverReview(missionId, review) {
+      requireReady();
+      const mission = await getDetail(missionId);
+      if (mission.outcome !== null) throw new InputError('MISSION_ALREADY_FINISHED', `Mission ${missionId} already ended ${mission.outcome}.`, [], { details: { id: missionId } });
+      await send(missionId, { type: 'review', ...review });
+    },
+  };
+}
+
+/** Routes DBOS's internal log lines into Interlock's logger, tagged `component: dbos`. */
+function dbosLogger(logger: EngineLogger): { info(e: unknown): void; debug(e: unknown): void; warn(e: unknown): void; error(e: unknown): void } {
+  const line = (entry: unknown): { msg: string; obj: object } =>
+    entry instanceof Error ? { msg: entry.message, obj: { component: 'dbos', err: entry } } : { msg: typeof entry === 'string' ? entry : JSON.stringify(entry), obj: { component: 'dbos' } };
+  return {
+    info: (e) => { const l = line(e); logger.debug(l.obj, l.msg); },
+    debug: (e) => { const l = line(e); logger.debug(l.obj, l.msg); },
+    warn: (e) => { const l = line(e); logger.warn(l.obj, l.msg); },
+    error: (e) => { const l = line(e); logger.error(l.obj, l.msg); },
+  };
+}

@@ -1,0 +1,335 @@
+import { DBOS } from '@dbos-inc/dbos-sdk';
+import { InternalError } from '../core/errors.js';
+import { stepIdempotencyKey, type Escalation, type MissionDetail, type MissionStep, type StepError } from '../core/missions/mission.js';
+import type { Outcome, Stage } from '../core/missions/stages.js';
+import type { MissionPatch, MissionStore, WorkerRegistry } from '../core/ports.js';
+import { combineDecisions, defaultDecision, type Decision, type DefaultEffects } from '../core/review/decision.js';
+import type { ToolCatalog } from '../core/tools/catalog.js';
+import { DEFAULT_RETRY, isWrite, type AnyToolContract } from '../core/tools/tool.js';
+import { attemptToolCall, toStepError, type AttemptResult } from './tool-call.js';
+
+/** Name under which the mission workflow is registered with DBOS. Never change it: recovery finds workflows by name. */
+export const MISSION_WORKFLOW_NAME = 'interlock.mission';
+
+/** DBOS message topic for everything sent to a running mission (review decisions, cancel requests). */
+export const CONTROL_TOPIC = 'control';
+
+/** A message to a running mission, delivered durably through DBOS `send`/`recv`. */
+export type ControlMessage =
+  | { readonly type: 'cancel'; readonly by: string }
+  | { readonly type: 'review'; readonly approved: boolean; readonly by: string; readonly comment?: string };
+
+/**
+ * Hooks the engine calls as a mission moves. Used for metrics, progress output and, in tests, crash
+ * injection. `afterStep` runs after a step's result is checkpointed: on recovery after a crash the
+ * hooks of replayed steps run again, so they must tolerate repeats.
+ */
+export interface EngineObserver {
+  stageTransition?(missionId: string, to: Stage): void;
+  stepFinished?(missionId: string, step: { stepId: string; tool: string; status: AttemptResult['status']; seconds: number }): void;
+  afterStep?(missionId: string, stepId: string, phase: 'before' | 'after'): void | Promise<void>;
+  missionFinished?(missionId: string, outcome: Outcome): void;
+}
+
+/** What the mission workflow runs against; set once per process by the engine before DBOS launches. */
+export interface WorkflowRuntime {
+  readonly store: MissionStore;
+  readonly workers: WorkerRegistry;
+  readonly catalog: ToolCatalog;
+  readonly workerId: string;
+  readonly reviewDefaults: DefaultEffects;
+  /** How long a mission waits for a review decision before it escalates, ms. */
+  readonly approvalTimeoutMs: number;
+  readonly observer: EngineObserver;
+  readonly now: () => number;
+  readonly fenced: () => Promise<never>;
+  /** Aborted when the engine stops; passed to tool calls. */
+  readonly signal: AbortSignal;
+  /** True for errors worth retrying a store step for (lost connection, server restarting). */
+  readonly isTransient: (error: unknown) => boolean;
+}
+
+/** Retry settings for steps that only touch the store: ride out a database restart of up to ~30 min. */
+function storeRetry(rt: WorkflowRuntime): { retriesAllowed: true; intervalSeconds: number; backoffRate: number; maxAttempts: number; shouldRetry: (error: unknown) => boolean } {
+  return { retriesAllowed: true, intervalSeconds: 2, backoffRate: 1, maxAttempts: 900, shouldRetry: rt.isTransient };
+}
+
+let runtime: WorkflowRuntime | undefined;
+
+/** Installs the runtime the mission workflow uses in this process. */
+export function setWorkflowRuntime(next: WorkflowRuntime | undefined): void {
+  runtime = next;
+}
+
+function currentRuntime(): WorkflowRuntime {
+  if (runtime === undefined) throw new InternalError('The mission engine is not started in this process.', { code: 'ENGINE_NOT_READY' });
+  return runtime;
+}
+
+/** A finished step kept for the saga: what ran and what it returned. */
+interface Completed {
+  readonly step: MissionStep;
+  readonly tool: AnyToolContract;
+  readonly result: unknown;
+}
+
+/** The end of a mission: its outcome, and where it ended. */
+export interface MissionResult {
+  readonly outcome: Outcome;
+  readonly stage: 'close' | 'escalate';
+}
+
+/** Thrown through the stages to end a run early with a recorded result; never escapes the workflow. */
+class Stop extends Error {
+  constructor(readonly result: MissionResult) {
+    super(`mission ended: ${result.outcome}`);
+  }
+}
+
+/**
+ * One run of the governed loop for one mission, as a DBOS workflow body. Everything with an effect
+ * happens inside `DBOS.runStep`, so a replay after a crash returns recorded results instead of
+ * acting again; waits are durable `DBOS.recv` and timers durable `DBOS.sleep`.
+ */
+class MissionRun {
+  #seq = 1;
+  readonly #rt: WorkflowRuntime;
+  readonly #id: string;
+
+  constructor(rt: WorkflowRuntime, missionId: string) {
+    this.#rt = rt;
+    this.#id = missionId;
+  }
+
+  async run(): Promise<MissionResult> {
+    const mission = await DBOS.runStep(() => this.#rt.store.getMissionDetail(this.#id), { name: 'load', ...storeRetry(this.#rt) });
+    if (mission === undefined) throw new InternalError(`Mission ${this.#id} has a workflow but no record.`);
+    this.#seq = mission.history.length;
+    if (mission.outcome !== null) return { outcome: mission.outcome, stage: mission.stage === 'escalate' ? 'escalate' : 'close' };
+    try {
+      await this.#context(mission);
+      await this.#plan(mission);
+      const decision = await this.#review(mission);
+      const completed = await this.#execute(mission, decision);
+      await this.#verify(completed);
+      return await this.#finish('close', 'every step succeeded and verification passed', 'resolved');
+    } catch (stop) {
+      if (stop instanceof Stop) return stop.result;
+      throw stop;
+    }
+  }
+
+  async #context(mission: MissionDetail): Promise<void> {
+    await this.#checkCancel([]);
+    await this.#transition('context', mission.steps.some((s) => s.phase === 'context') ? 'gathering evidence' : 'no evidence queries requested');
+    for (const step of mission.steps.filter((s) => s.phase === 'context')) {
+      const tool = this.#tool(step);
+      const outcome = await this.#call(step, tool);
+      if (outcome.status !== 'succeeded') {
+        throw await this.#escalate(`evidence query ${step.stepId} (${step.tool}) failed: ${outcome.error.message}`, step.stepId, { error: outcome.error });
+      }
+    }
+  }
+
+  async #plan(mission: MissionDetail): Promise<void> {
+    await this.#checkCancel([]);
+    const planned = mission.steps.filter((s) => s.phase === 'plan');
+    const missing = planned.filter((s) => this.#rt.catalog.find(s.tool) === undefined).map((s) => s.tool);
+    if (missing.length > 0) {
+      await this.#transition('plan', 'plan received with the request');
+      throw await this.#escalate(`the plan names tools this worker does not have: ${missing.join(', ')}`, null, { missing });
+    }
+    await this.#transition('plan', `plan of ${planned.length} step(s) from the request: ${planned.map((s) => s.tool).join(', ')}`);
+  }
+
+  async #review(mission: MissionDetail): Promise<Decision> {
+    await this.#checkCancel([]);
+    const planned = mission.steps.filter((s) => s.phase === 'plan');
+    const decision = combineDecisions(planned.map((s) => defaultDecision(s.risk, this.#rt.reviewDefaults)), {
+      effect: 'allow',
+      reasons: [{ rule: 'default/empty-plan', effect: 'allow', message: 'nothing to execute' }],
+    });
+    const summary = decision.reasons.map((r) => r.message).join('; ');
+    switch (decision.effect) {
+      case 'allow':
+        await this.#transition('review', `allowed: ${summary}`, { decision });
+        return decision;
+      case 'deny':
+        await this.#transition('review', `denied: ${summary}`, { decision });
+        throw await this.#finishThrow('close', `review denied the plan: ${summary}`, 'denied');
+      case 'escalate':
+        await this.#transition('review', `escalated: ${summary}`, { decision });
+        throw await this.#escalate(`review escalated the plan: ${summary}`, null, { decision });
+      case 'require_approval':
+        await this.#transition('review', `approval required: ${summary}`, { decision, waitingFor: 'approval' });
+        return await this.#awaitApproval(decision);
+    }
+  }
+
+  /** Durable wait for a review decision; survives restarts and upgrades that keep the workflow version. */
+  async #awaitApproval(decision: Decision): Promise<Decision> {
+    const deadline = (await DBOS.now()) + this.#rt.approvalTimeoutMs;
+    for (;;) {
+      const message = await DBOS.recv<ControlMessage>(CONTROL_TOPIC, { deadlineEpochMS: deadline });
+      if (message === null) {
+        await this.#update({ waitingFor: null });
+        throw await this.#escalate(`no review decision within ${Math.round(this.#rt.approvalTimeoutMs / 1000)} s; the approval request expired`, null, { decision });
+      }
+      if (message.type === 'cancel') {
+        await this.#update({ waitingFor: null });
+        throw await this.#finishThrow('close', `cancelled by ${message.by} while waiting for approval`, 'cancelled');
+      }
+      const reviewed: Decision = {
+        effect: message.approved ? 'allow' : 'deny',
+        reasons: [...decision.reasons, { rule: 'review/person', effect: message.approved ? 'allow' : 'deny', message: `${message.approved ? 'approved' : 'rejected'} by ${message.by}${message.comment === undefined ? '' : `: ${message.comment}`}` }],
+      };
+      await this.#update({ waitingFor: null, decision: reviewed });
+      if (!message.approved) throw await this.#finishThrow('close', `rejected by ${message.by}`, 'denied');
+      return reviewed;
+    }
+  }
+
+  async #execute(mission: MissionDetail, decision: Decision): Promise<Completed[]> {
+    await this.#checkCancel([]);
+    await this.#transition('execute', `executing under decision ${decision.effect}`);
+    const completed: Completed[] = [];
+    for (const step of mission.steps.filter((s) => s.phase === 'plan')) {
+      const tool = this.#tool(step);
+      if (isWrite(tool.risk)) await this.#checkCancel(completed);
+      const outcome = await this.#call(step, tool);
+      if (outcome.status === 'succeeded') {
+        completed.push({ step, tool, result: outcome.result });
+        continue;
+      }
+      const compensations = await this.#compensate(completed);
+      const what = outcome.status === 'unknown' ? 'has an unknown outcome' : 'failed';
+      throw await this.#escalate(`step ${step.stepId} (${step.tool}) ${what}: ${outcome.error.message}`, step.stepId, { error: outcome.error, compensations });
+    }
+    return completed;
+  }
+
+  async #verify(completed: readonly Completed[]): Promise<void> {
+    const probes = completed.filter((c) => c.tool.verification !== undefined);
+    await this.#transition('verify', probes.length === 0 ? 'no verification probes for the executed steps' : `re-observing ${probes.length} step(s)`);
+    const observations: Array<{ stepId: string; ok: boolean; observed: string }> = [];
+    for (const { step, tool, result } of probes) {
+      const probe = tool.verification;
+      if (probe === undefined) continue;
+      const windowMs = probe.windowMs ?? 0;
+      const intervalMs = probe.intervalMs ?? 1000;
+      const timeoutMs = probe.timeoutMs ?? 60_000;
+      const start = await DBOS.now();
+      let passingSince: number | null = null;
+      for (let check = 1; ; check++) {
+        const observed = await DBOS.runStep(async () => {
+          try {
+            return await probe.check({ tool: tool.name, args: step.args, idempotencyKey: step.idempotencyKey }, result, AbortSignal.any([this.#rt.signal, AbortSignal.timeout(tool.timeoutMs)]));
+          } catch (error) {
+            return { ok: false, observed: `the check failed: ${toStepError(error).message}` };
+          }
+        }, { name: `verify:${step.stepId}:${check}` });
+        const now = await DBOS.now();
+        passingSince = observed.ok ? (passingSince ?? now) : null;
+        if (passingSince !== null && now - passingSince >= windowMs) {
+          observations.push({ stepId: step.stepId, ...observed });
+          break;
+        }
+        if (now - start >= timeoutMs) {
+          observations.push({ stepId: step.stepId, ...observed });
+          const compensations = await this.#compensate(completed);
+          throw await this.#escalate(`verification of step ${step.stepId} (${tool.name}) failed within ${timeoutMs} ms: ${observed.observed}`, step.stepId, { observations, compensations });
+        }
+        await DBOS.sleep(intervalMs);
+      }
+    }
+  }
+
+  /** Saga: undoes completed writes in reverse order; returns what happened to each. */
+  async #compensate(completed: readonly Completed[]): Promise<Array<{ stepId: string; tool: string | null; status: string; error?: StepError }>> {
+    const report: Array<{ stepId: string; tool: string | null; status: string; error?: StepError }> = [];
+    for (const { step, tool, result } of [...completed].reverse()) {
+      if (!isWrite(tool.risk)) continue;
+      if (tool.compensation === undefined) {
+        report.push({ stepId: step.stepId, tool: null, status: 'not compensable: the tool declares no compensation' });
+        continue;
+      }
+      const undoTool = this.#rt.catalog.get(tool.compensation.tool);
+      const undoId = `${step.stepId}.undo`;
+      const args = tool.compensation.args(step.args as never, result as never);
+      const undo: MissionStep = await DBOS.runStep(async () => {
+        await this.#rt.store.recordSteps(this.#id, [{
+          stepId: undoId, phase: 'compensation', index: step.index, tool: undoTool.name, args, risk: undoTool.risk,
+          idempotencyKey: stepIdempotencyKey(this.#id, step.stepId, 'compensate'),
+        }]);
+        const recorded = await this.#rt.store.getStep(this.#id, undoId);
+        if (recorded === undefined) throw new InternalError(`Compensation step ${undoId} was not recorded.`);
+        return recorded;
+      }, { name: `record:${undoId}`, ...storeRetry(this.#rt) });
+      const outcome = await this.#call(undo, undoTool);
+      const status = outcome.status === 'succeeded' ? 'compensated' : 'compensation_failed';
+      await DBOS.runStep(() => this.#rt.store.updateStep(this.#id, step.stepId, { status }), { name: `mark:${step.stepId}:${status}`, ...storeRetry(this.#rt) });
+      report.push({ stepId: step.stepId, tool: undoTool.name, status, ...(outcome.status === 'succeeded' ? {} : { error: outcome.error }) });
+    }
+    return report;
+  }
+
+  /** Calls a step's tool with its retry policy; each attempt is its own checkpointed step. */
+  async #call(step: MissionStep, tool: AnyToolContract): Promise<AttemptResult> {
+    const retry = tool.retry ?? { ...DEFAULT_RETRY, maxAttempts: 1 };
+    let delay = retry.intervalMs;
+    for (let attempt = 1; ; attempt++) {
+      await this.#rt.observer.afterStep?.(this.#id, step.stepId, 'before');
+      const started = await DBOS.now();
+      const outcome = await DBOS.runStep(() => attemptToolCall({
+        store: this.#rt.store, workers: this.#rt.workers, workerId: this.#rt.workerId, tool, missionId: this.#id,
+        stepId: step.stepId, args: step.args, idempotencyKey: step.idempotencyKey, signal: this.#rt.signal, now: this.#rt.now, fenced: this.#rt.fenced,
+      }), { name: `call:${step.stepId}:${attempt}`, ...storeRetry(this.#rt) });
+      this.#rt.observer.stepFinished?.(this.#id, { stepId: step.stepId, tool: tool.name, status: outcome.status, seconds: ((await DBOS.now()) - started) / 1000 });
+      await this.#rt.observer.afterStep?.(this.#id, step.stepId, 'after');
+      if (outcome.status !== 'failed' || !outcome.error.retryable || attempt >= retry.maxAttempts) return outcome;
+      await DBOS.sleep(delay);
+      delay = delay * retry.backoffRate;
+    }
+  }
+
+  #tool(step: MissionStep): AnyToolContract {
+    return this.#rt.catalog.get(step.tool);
+  }
+
+  /** Non-blocking check for a cancel request; on one, compensates and ends the mission `cancelled`. */
+  async #checkCancel(completed: readonly Completed[]): Promise<void> {
+    const message = await DBOS.recv<ControlMessage>(CONTROL_TOPIC, { timeoutSeconds: 0 });
+    if (message?.type !== 'cancel') return;
+    const compensations = await this.#compensate(completed);
+    throw await this.#finishThrow('close', `cancelled by ${message.by}${compensations.length > 0 ? `; compensated ${compensations.length} step(s)` : ''}`, 'cancelled');
+  }
+
+  async #transition(to: Stage, reason: string, patch?: MissionPatch): Promise<void> {
+    const seq = ++this.#seq;
+    await DBOS.runStep(() => this.#rt.store.recordTransition(this.#id, seq, to, reason, this.#rt.now(), patch), { name: `stage:${seq}:${to}`, ...storeRetry(this.#rt) });
+    this.#rt.observer.stageTransition?.(this.#id, to);
+  }
+
+  async #update(patch: MissionPatch): Promise<void> {
+    await DBOS.runStep(() => this.#rt.store.updateMission(this.#id, patch, this.#rt.now()), { name: 'update', ...storeRetry(this.#rt) });
+  }
+
+  async #finish(stage: 'close' | 'escalate', reason: string, outcome: Outcome, escalation?: Escalation): Promise<MissionResult> {
+    await this.#transition(stage, reason, { outcome, waitingFor: null, ...(escalation === undefined ? {} : { escalation }) });
+    this.#rt.observer.missionFinished?.(this.#id, outcome);
+    return { outcome, stage };
+  }
+
+  async #finishThrow(stage: 'close' | 'escalate', reason: string, outcome: Outcome): Promise<Stop> {
+    return new Stop(await this.#finish(stage, reason, outcome));
+  }
+
+  async #escalate(reason: string, stepId: string | null, evidence: Record<string, unknown>): Promise<Stop> {
+    return new Stop(await this.#finish('escalate', reason, 'escalated', { reason, stepId, evidence }));
+  }
+}
+
+/** The mission workflow body: runs the governed loop for `missionId` to its end. */
+export async function missionWorkflow(missionId: string): Promise<MissionResult> {
+  return new MissionRun(currentRuntime(), missionId).run();
+}
