@@ -25,6 +25,8 @@ export const ERROR_CODES = {
   CONFIG_INVALID: { kind: 'config', status: 500, summary: 'The configuration (file, environment or flags) failed validation.' },
   CONFIG_FILE_UNREADABLE: { kind: 'config', status: 500, summary: 'A configuration file could not be read or parsed as YAML.' },
   INPUT_INVALID: { kind: 'input', status: 400, summary: 'A request body, query or argument failed validation; details name each field.' },
+  BODY_TOO_LARGE: { kind: 'input', status: 413, summary: 'The request body is larger than server.bodyLimitBytes.' },
+  MEDIA_TYPE_UNSUPPORTED: { kind: 'input', status: 415, summary: 'The request body is not application/json.' },
   MISSION_NOT_FOUND: { kind: 'not_found', status: 404, summary: 'No mission has the given ID.' },
   ROUTE_NOT_FOUND: { kind: 'not_found', status: 404, summary: 'No API route matches the method and path.' },
   MISSION_ALREADY_FINISHED: { kind: 'conflict', status: 409, summary: 'The mission has already finished; it cannot be cancelled or changed.' },

@@ -24,14 +24,22 @@ const RANK: Readonly<Record<Effect, number>> = { allow: 0, require_approval: 1, 
 
 /**
  * Combines decisions; the most restrictive effect wins (deny > escalate > require_approval > allow)
- * and the reasons of every decision with that effect are kept. With no decisions, the result is
- * `fallback`.
+ * and the distinct reasons (by rule and message) of every decision with that effect are kept, in
+ * order. With no decisions, the result is `fallback`.
  */
 export function combineDecisions(decisions: readonly Decision[], fallback: Decision): Decision {
   if (decisions.length === 0) return fallback;
   let effect: Effect = 'allow';
   for (const decision of decisions) if (RANK[decision.effect] > RANK[effect]) effect = decision.effect;
-  return { effect, reasons: decisions.filter((d) => d.effect === effect).flatMap((d) => d.reasons) };
+  const reasons = new Map<string, DecisionReason>();
+  for (const decision of decisions) {
+    if (decision.effect !== effect) continue;
+    for (const reason of decision.reasons) {
+      const key = JSON.stringify([reason.rule, reason.message]);
+      if (!reasons.has(key)) reasons.set(key, reason);
+    }
+  }
+  return { effect, reasons: [...reasons.values()] };
 }
 
 /** The effect per risk class that applies when no policy rule matches. */

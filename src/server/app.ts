@@ -1,0 +1,120 @@
+import fastifySwagger, { type SwaggerTransformObject } from '@fastify/swagger';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import {
+  createJsonSchemaTransform,
+  createJsonSchemaTransformObject,
+  serializerCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import type { Logger } from 'pino';
+import type { MissionService } from '../core/ports.js';
+import type { ToolCatalog } from '../core/tools/catalog.js';
+import { handleError, handleNotFound, validatorCompiler } from './errors.js';
+import type { InterlockMetrics } from './metrics.js';
+import { missionRoutes } from './routes/missions.js';
+import { operationsRoutes, type Readiness } from './routes/operations.js';
+import { toolRoutes } from './routes/tools.js';
+
+/** Largest request body accepted by default: 1 MiB. */
+const DEFAULT_BODY_LIMIT_BYTES = 1_048_576;
+
+const COMPONENT_PREFIX = '#/components/schemas/';
+
+/**
+ * Wraps a document transform to drop the `components.schemas` that nothing references.
+ * fastify-type-provider-zod emits every named Zod schema twice (`X` for responses, `XInput` for
+ * requests) whether or not a route uses that direction; only `MissionRequest` is used both ways.
+ */
+function withoutUnusedComponents(transform: SwaggerTransformObject): SwaggerTransformObject {
+  return (documentObject) => {
+    const document = transform(documentObject);
+    const schemas = 'components' in document ? document.components?.schemas : undefined;
+    if (schemas === undefined) return document;
+    const used = new Set<string>();
+    const pending: unknown[] = ['paths' in document ? document.paths : undefined];
+    while (pending.length > 0) {
+      const node = pending.pop();
+      if (Array.isArray(node)) pending.push(...(node as unknown[]));
+      else if (typeof node === 'object' && node !== null) {
+        for (const [key, value] of Object.entries(node)) {
+          if (key === '$ref' && typeof value === 'string' && value.startsWith(COMPONENT_PREFIX)) {
+            const name = value.slice(COMPONENT_PREFIX.length);
+            if (!used.has(name)) {
+              used.add(name);
+              pending.push((schemas as Record<string, unknown>)[name]);
+            }
+          } else pending.push(value);
+        }
+      }
+    }
+    for (const name of Object.keys(schemas)) if (!used.has(name)) delete (schemas as Record<string, unknown>)[name];
+    return document;
+  };
+}
+
+/** Everything the HTTP API needs; `main.ts` builds the real ones, tests pass fakes of the ports. */
+export interface AppDeps {
+  /** Creates, lists, reads and cancels missions (the engine). */
+  readonly missions: MissionService;
+  /** The tools `GET /v1/tools` describes. */
+  readonly catalog: ToolCatalog;
+  /** Where HTTP request durations go; `/metrics` renders its registry. */
+  readonly metrics: InterlockMetrics;
+  /** Where request and error logs go; `false` or absent logs nothing. @default false */
+  readonly logger?: Logger | false;
+  /** Application version, reported by `/healthz` and in the OpenAPI document. */
+  readonly version: string;
+  /** Largest request body accepted, in bytes; larger ones answer 413. @default 1048576 (1 MiB) */
+  readonly bodyLimitBytes?: number;
+  /** Readiness of this instance for `/readyz` (database reachable, engine ready). */
+  ready(): Promise<Readiness>;
+}
+
+/**
+ * Builds the HTTP API as a Fastify instance, ready to `listen` or to test with `app.inject`:
+ * `/v1/missions` (create, list, get, cancel), `/v1/tools`, `/healthz`, `/readyz`, `/metrics`, and the
+ * OpenAPI 3.1 document at `/openapi.json`. Requests and responses are validated with Zod; every
+ * error answers `{ error: { code, message, details } }` (see `src/server/errors.ts`). Only JSON
+ * bodies are accepted (415 otherwise).
+ */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const bodyLimit = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
+  const loggerInstance: FastifyBaseLogger | undefined = deps.logger === false ? undefined : deps.logger;
+  const app: FastifyInstance = loggerInstance === undefined ? Fastify({ logger: false, bodyLimit }) : Fastify({ loggerInstance, bodyLimit });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler(handleNotFound);
+  app.removeContentTypeParser('text/plain');
+
+  app.addHook('onResponse', (request, reply, done) => {
+    deps.metrics.observeHttpRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    done();
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Interlock API',
+        version: deps.version,
+        description: 'Missions, tools and health of an Interlock control plane: AI reasons, Interlock executes.',
+      },
+      tags: [
+        { name: 'missions', description: 'Governed runs of the loop intake → context → plan → review → execute → verify.' },
+        { name: 'tools', description: 'The tool catalog: narrow verbs with contracts.' },
+        { name: 'operations', description: 'Liveness, readiness and metrics.' },
+      ],
+    },
+    transform: createJsonSchemaTransform({}),
+    transformObject: withoutUnusedComponents(createJsonSchemaTransformObject({})),
+  });
+
+  const api = app.withTypeProvider<ZodTypeProvider>();
+  await api.register(missionRoutes, { prefix: '/v1', missions: deps.missions });
+  await api.register(toolRoutes, { prefix: '/v1', catalog: deps.catalog });
+  await api.register(operationsRoutes, { version: deps.version, ready: () => deps.ready(), metrics: deps.metrics });
+  api.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+
+  return app;
+}
