@@ -1,0 +1,31 @@
+import { InternalError } from '../core/errors.js';
+import { createApiClient } from './api-client.js';
+import type { CliDeps, ServerMain } from './deps.js';
+
+/**
+ * The real CLI dependencies: `serve`, `migrate` and `doctor` from `src/server/main.ts`, imported
+ * on first use (so `--help`, `config print` and `missions` never load the server, the engine or
+ * PostgreSQL), and the HTTP {@link createApiClient}.
+ * When the server module cannot be loaded, the call rejects with `INTERNAL` naming the reason.
+ */
+export function createDefaultDeps(): CliDeps {
+  let server: Promise<ServerMain> | undefined;
+  const load = (): Promise<ServerMain> => (server ??= importServerMain());
+  return {
+    serve: async (config) => (await load()).serve(config),
+    migrate: async (config) => (await load()).migrate(config),
+    doctor: async (config) => (await load()).doctor(config),
+    createApiClient,
+  };
+}
+
+async function importServerMain(): Promise<ServerMain> {
+  try {
+    const { serve, migrate, doctor } = await import('../server/main.js');
+    // `satisfies` keeps src/server/main.ts and the ServerMain contract in deps.ts in agreement at compile time.
+    return { serve, migrate, doctor } satisfies ServerMain;
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new InternalError(`the server module (server/main.js) could not be loaded (${reason}); reinstall Interlock or run \`npm run build\``, { cause: error });
+  }
+}

@@ -1,0 +1,240 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ConfigError } from '../core/errors.js';
+import { SHIPPED_DEFAULT_EFFECTS } from '../core/review/decision.js';
+import { formatConfigIssue, loadConfig, type ConfigIssue } from './load-config.js';
+
+let cwd: string;
+
+beforeEach(() => {
+  cwd = mkdtempSync(join(tmpdir(), 'interlock-config-'));
+});
+
+afterEach(() => {
+  rmSync(cwd, { recursive: true, force: true });
+});
+
+function writeYaml(relativePath: string, text: string): string {
+  const path = join(cwd, relativePath);
+  mkdirSync(join(path, '..'), { recursive: true });
+  writeFileSync(path, text);
+  return path;
+}
+
+/** The ConfigError `fn` throws (the test fails when it throws nothing or something else). */
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError, but nothing was thrown');
+}
+
+describe('loadConfig defaults', () => {
+  it('fills every default and resolves the data directories against cwd when nothing is configured', () => {
+    const config = loadConfig({ env: {}, cwd });
+    expect(config).toEqual({
+      dataDir: join(cwd, '.interlock'),
+      database: { poolSize: 10, embedded: { dataDir: join(cwd, '.interlock', 'postgres') } },
+      server: { host: '127.0.0.1', port: 7411, bodyLimitBytes: 1_048_576 },
+      engine: { workflowVersion: 'mission-v1', concurrency: 20, heartbeatMs: 2000, leaseMs: 15_000, approvalTimeoutMs: 604_800_000, reconcileIntervalMs: 10_000 },
+      review: { defaults: SHIPPED_DEFAULT_EFFECTS },
+      log: { level: 'info' },
+      connectors: { builtin: { enabled: true } },
+    });
+  });
+
+  it('returns a deeply frozen object', () => {
+    const config = loadConfig({ env: {}, cwd });
+    expect(Object.isFrozen(config.database.embedded)).toBe(true);
+    expect(() => {
+      (config.server as { port: number }).port = 1;
+    }).toThrow(TypeError);
+  });
+
+  it('derives the embedded PostgreSQL directory from a configured dataDir', () => {
+    const config = loadConfig({ env: { INTERLOCK_DATA_DIR: '/var/lib/interlock' }, cwd });
+    expect(config.database.embedded.dataDir).toBe('/var/lib/interlock/postgres');
+  });
+});
+
+describe('loadConfig precedence: flags > env > files > defaults', () => {
+  beforeEach(() => {
+    writeYaml('interlock.yaml', 'server:\n  port: 8000\n  host: file.example\nlog:\n  level: warn\n');
+  });
+
+  it('takes a flag over the environment over the file', () => {
+    const config = loadConfig({ env: { INTERLOCK_PORT: '8001' }, flags: { port: '8002' }, cwd });
+    expect(config.server.port).toBe(8002);
+    expect(config.server.host).toBe('file.example');
+    expect(config.log.level).toBe('warn');
+  });
+
+  it('takes the environment over the file', () => {
+    const config = loadConfig({ env: { INTERLOCK_PORT: '8001', INTERLOCK_LOG_LEVEL: 'debug' }, cwd });
+    expect(config.server.port).toBe(8001);
+    expect(config.log.level).toBe('debug');
+  });
+
+  it('takes the file over the defaults', () => {
+    expect(loadConfig({ env: {}, cwd }).server.port).toBe(8000);
+  });
+
+  it('treats empty environment variables and empty YAML values as unset', () => {
+    writeYaml('interlock.yaml', 'server:\n  port:\nengine:\n');
+    const config = loadConfig({ env: { INTERLOCK_PORT: '', DATABASE_URL: '' }, cwd });
+    expect(config.server.port).toBe(7411);
+    expect(config.database.url).toBeUndefined();
+  });
+
+  it('applies later files over earlier ones when files are given', () => {
+    const base = writeYaml('base.yaml', 'server:\n  port: 9000\n  host: base.example\n');
+    const local = writeYaml('local.yaml', 'server:\n  port: 9001\n');
+    const config = loadConfig({ env: {}, files: [base, local], cwd });
+    expect(config.server).toMatchObject({ port: 9001, host: 'base.example' });
+  });
+});
+
+describe('loadConfig file discovery', () => {
+  beforeEach(() => {
+    writeYaml('interlock.yaml', 'server:\n  port: 1001\n');
+    writeYaml('from-env.yaml', 'server:\n  port: 1002\n');
+    writeYaml('from-flag.yaml', 'server:\n  port: 1003\n');
+  });
+
+  it('reads ./interlock.yaml when no file is named', () => {
+    expect(loadConfig({ env: {}, cwd }).server.port).toBe(1001);
+  });
+
+  it('reads INTERLOCK_CONFIG instead of ./interlock.yaml', () => {
+    expect(loadConfig({ env: { INTERLOCK_CONFIG: 'from-env.yaml' }, cwd }).server.port).toBe(1002);
+  });
+
+  it('reads --config instead of INTERLOCK_CONFIG', () => {
+    expect(loadConfig({ env: { INTERLOCK_CONFIG: 'from-env.yaml' }, flags: { config: 'from-flag.yaml' }, cwd }).server.port).toBe(1003);
+  });
+
+  it('reports a named file that does not exist, and who named it', () => {
+    const error = configError(() => loadConfig({ env: {}, flags: { config: 'missing.yaml' }, cwd }));
+    expect(error.code).toBe('CONFIG_FILE_UNREADABLE');
+    expect(error.message).toBe('cannot read configuration file missing.yaml (named by flag:--config): no such file; check the path');
+  });
+});
+
+describe('loadConfig paths', () => {
+  it('resolves relative paths in a file against the file directory, and from env or flags against cwd', () => {
+    const file = writeYaml('etc/interlock.yaml', 'dataDir: ../state\ndatabase:\n  embedded:\n    dataDir: pg\n');
+    expect(loadConfig({ env: {}, files: [file], cwd })).toMatchObject({
+      dataDir: join(cwd, 'state'),
+      database: { embedded: { dataDir: join(cwd, 'etc', 'pg') } },
+    });
+    expect(loadConfig({ env: { INTERLOCK_DATA_DIR: 'var' }, files: [file], cwd }).dataDir).toBe(join(cwd, 'var'));
+    expect(loadConfig({ env: {}, flags: { dataDir: 'flagged' }, files: [file], cwd }).dataDir).toBe(join(cwd, 'flagged'));
+  });
+});
+
+describe('loadConfig errors', () => {
+  it('lists every problem at once with its source, key path, expected and received value, files first, top to bottom', () => {
+    writeYaml(
+      'interlock.yaml',
+      ['database:', '  poolSize: 0', 'server:', '  port: "http"', 'log:', '  level: loud', 'review:', '  defaults:', '    write-prod: maybe', ''].join('\n'),
+    );
+    const error = configError(() => loadConfig({ env: { INTERLOCK_WORKER_ID: 'Not A Slug' }, flags: { port: 'x' }, cwd }));
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.message).toBe('invalid configuration, 5 problems: fix the file, environment variable or flag each one names');
+    expect(error.issues).toEqual<ConfigIssue[]>([
+      { source: 'interlock.yaml:2:3', path: 'database.poolSize', message: 'too small', expected: '>= 1', received: 'number 0' },
+      { source: 'interlock.yaml:6:3', path: 'log.level', message: 'not an allowed value', expected: 'one of "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent"', received: '"loud"' },
+      { source: 'interlock.yaml:9:5', path: 'review.defaults.write-prod', message: 'not an allowed value', expected: 'one of "allow" | "require_approval" | "escalate" | "deny"', received: '"maybe"' },
+      {
+        source: 'env:INTERLOCK_WORKER_ID',
+        path: 'engine.workerId',
+        message: 'wrong format',
+        expected: 'a lowercase slug: letters, digits, ".", "_" or "-", at most 63 characters',
+        received: '"Not A Slug"',
+      },
+      { source: 'flag:--port', path: 'server.port', message: 'wrong type', expected: 'number', received: '"x"' },
+    ]);
+    expect(formatConfigIssue(error.issues[0] as ConfigIssue)).toBe('interlock.yaml:2:3 database.poolSize: too small (expected >= 1, got number 0)');
+  });
+
+  it('rejects unknown keys at any level, with a hint for a likely typo', () => {
+    writeYaml('interlock.yaml', 'servr:\n  port: 1\nserver:\n  prot: 8080\nengine:\n  speed: 3\n');
+    const error = configError(() => loadConfig({ env: {}, cwd }));
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.issues).toEqual([
+      expect.objectContaining({ source: 'interlock.yaml:1:1', path: 'servr', message: 'unknown key; did you mean "server"?' }),
+      {
+        source: 'interlock.yaml:4:3',
+        path: 'server.prot',
+        message: 'unknown key; did you mean "port"?',
+        expected: 'one of host, port, bodyLimitBytes',
+        received: 'key "prot"',
+      },
+      expect.objectContaining({ source: 'interlock.yaml:6:3', path: 'engine.speed', message: 'unknown key' }),
+    ]);
+  });
+
+  it('reports a YAML syntax error as CONFIG_FILE_UNREADABLE with file:line:col', () => {
+    writeYaml('interlock.yaml', 'server:\n  port: 7411\n  host: [127.0.0.1\nlog:\n  level: info\n');
+    const error = configError(() => loadConfig({ env: {}, cwd }));
+    expect(error.code).toBe('CONFIG_FILE_UNREADABLE');
+    expect(error.message).toMatch(/^interlock\.yaml:\d+:\d+: invalid YAML: .+; fix the syntax$/);
+    expect((error.issues[0] as ConfigIssue).source).toMatch(/^interlock\.yaml:[34]:\d+$/);
+  });
+
+  it('reports duplicate keys as a YAML error with the line of the second one', () => {
+    writeYaml('interlock.yaml', 'server:\n  port: 1\nserver:\n  port: 2\n');
+    const error = configError(() => loadConfig({ env: {}, cwd }));
+    expect(error.code).toBe('CONFIG_FILE_UNREADABLE');
+    expect(error.message).toContain('interlock.yaml:3:1: invalid YAML: Map keys must be unique');
+  });
+
+  it('rejects a file that is not a mapping', () => {
+    writeYaml('interlock.yaml', '- server\n- port\n');
+    const error = configError(() => loadConfig({ env: {}, cwd }));
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.issues).toEqual([
+      { source: 'interlock.yaml:1:1', path: '(root)', message: 'a configuration file must be a mapping of keys to values', expected: 'object', received: 'array' },
+    ]);
+  });
+
+  it('never echoes a database URL, which may hold a password, in an issue', () => {
+    const error = configError(() => loadConfig({ env: { DATABASE_URL: 'mysql://app:hunter2@db/x' }, cwd }));
+    expect(error.issues).toEqual([
+      { source: 'env:DATABASE_URL', path: 'database.url', message: 'wrong format', expected: 'a postgres:// or postgresql:// connection URL', received: '***' },
+    ]);
+    expect(JSON.stringify(error.details)).not.toContain('hunter2');
+  });
+});
+
+describe('engine.leaseMs cross-check', () => {
+  it('requires leaseMs >= 3 × heartbeatMs and names the heartbeat source when leaseMs is the default', () => {
+    writeYaml('interlock.yaml', 'engine:\n  heartbeatMs: 6000\n');
+    const error = configError(() => loadConfig({ env: {}, cwd }));
+    expect(error.issues).toEqual([
+      {
+        source: 'interlock.yaml:2:3',
+        path: 'engine.leaseMs',
+        message: 'must be at least 3 × engine.heartbeatMs (6000 ms), so a worker that misses two heartbeats is not declared dead; raise leaseMs or lower heartbeatMs',
+        expected: '>= 18000 (3 × engine.heartbeatMs)',
+        received: 'number 15000',
+      },
+    ]);
+  });
+
+  it('accepts leaseMs of exactly 3 × heartbeatMs', () => {
+    writeYaml('interlock.yaml', 'engine:\n  heartbeatMs: 5000\n  leaseMs: 15000\n');
+    expect(loadConfig({ env: {}, cwd }).engine).toMatchObject({ heartbeatMs: 5000, leaseMs: 15_000 });
+  });
+
+  it('is reported together with problems in other subsystems', () => {
+    writeYaml('interlock.yaml', 'engine:\n  heartbeatMs: 10000\nlog:\n  level: chatty\n');
+    const error = configError(() => loadConfig({ env: {}, cwd }));
+    expect(error.issues.map((issue) => issue.path)).toEqual(['engine.leaseMs', 'log.level']);
+  });
+});

@@ -1,0 +1,170 @@
+import { join } from 'node:path';
+import { z } from 'zod';
+import { BuiltinConfigSchema } from '../connectors/builtin/index.js';
+import { EFFECTS, SHIPPED_DEFAULT_EFFECTS } from '../core/review/decision.js';
+import { RISK_CLASSES, type RiskClass } from '../core/tools/tool.js';
+
+/**
+ * The configuration schema: one strict Zod object per subsystem, composed at the top by
+ * {@link InterlockConfigSchema}. Keys are camelCase in `interlock.yaml`; an unknown key anywhere is
+ * an error, so a typo never silently falls back to a default. `docs/configuration.md` lists every key.
+ */
+
+/** Largest delay Node's timers accept (2^31 - 1 ms, about 24.8 days); longer ones fire at once. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** Lowercase slug for a worker ID: letters, digits, `.`, `_` or `-`, at most 63 characters. */
+export const WORKER_ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+
+/** Embedded PostgreSQL, used when `database.url` is not set. */
+const EmbeddedDatabaseConfigSchema = z
+  .object({
+    dataDir: z.string().min(1).optional()
+      .describe('Directory of the embedded PostgreSQL cluster. Default: `<dataDir>/postgres`.'),
+    port: z.int().min(1).max(65_535).optional()
+      .describe('TCP port of the embedded PostgreSQL server on 127.0.0.1. Default: a free port.'),
+  })
+  .strict();
+
+/** The PostgreSQL store: a server at `url`, or the embedded server when `url` is not set. */
+const DatabaseConfigSchema = z
+  .object({
+    url: z.string().regex(/^postgres(ql)?:\/\/\S+$/, 'a postgres:// or postgresql:// connection URL').optional()
+      .describe('Connection URL of an existing PostgreSQL server. A secret: it may contain a password.'),
+    poolSize: z.int().min(1).max(100).default(10).describe('Connections in the pool of each worker.'),
+    embedded: EmbeddedDatabaseConfigSchema.prefault({}).describe('Embedded PostgreSQL settings.'),
+  })
+  .strict();
+
+/** The HTTP server: where it listens and how large a request body may be. */
+const ServerConfigSchema = z
+  .object({
+    host: z.string().min(1).default('127.0.0.1').describe('Interface the HTTP API listens on.'),
+    port: z.int().min(0).max(65_535).default(7411).describe('TCP port of the HTTP API; 0 picks a free port.'),
+    bodyLimitBytes: z.int().min(1).default(1_048_576).describe('Largest request body accepted, bytes.'),
+  })
+  .strict();
+
+/** The mission engine of one worker: identity, concurrency, liveness and timing. All times in ms. */
+const EngineConfigSchema = z
+  .object({
+    workerId: z.string().regex(WORKER_ID_PATTERN, 'a lowercase slug: letters, digits, ".", "_" or "-", at most 63 characters').optional()
+      .describe('Stable ID of this worker. Default: `<hostname>-<8 hex of sha256(dataDir)>`.'),
+    workflowVersion: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, ".", "_" or "-", at most 64 characters')
+      .default('mission-v1').describe('Application version of the mission workflow this worker runs.'),
+    concurrency: z.int().min(1).max(1000).default(20).describe('Missions run at once by this worker.'),
+    heartbeatMs: z.int().min(1).max(MAX_TIMER_MS).default(2000).describe('Interval between worker heartbeats, ms.'),
+    leaseMs: z.int().min(1).max(MAX_TIMER_MS).default(15_000)
+      .describe('A worker whose last heartbeat is older than this is declared dead, ms. At least 3 × heartbeatMs.'),
+    approvalTimeoutMs: z.int().min(1).default(7 * 24 * 60 * 60 * 1000).describe('How long a mission waits for an approval before it escalates, ms.'),
+    reconcileIntervalMs: z.int().min(1).max(MAX_TIMER_MS).default(10_000)
+      .describe('Interval between sweeps for missions whose workflow never started, ms.'),
+  })
+  .strict()
+  .superRefine((engine, ctx) => {
+    if (engine.leaseMs < 3 * engine.heartbeatMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['leaseMs'],
+        input: engine.leaseMs,
+        params: { expected: `>= ${3 * engine.heartbeatMs} (3 × engine.heartbeatMs)`, related: 'engine.heartbeatMs' },
+        message: `must be at least 3 × engine.heartbeatMs (${engine.heartbeatMs} ms), so a worker that misses two heartbeats is not declared dead; raise leaseMs or lower heartbeatMs`,
+      });
+    }
+  });
+
+const effect = (risk: RiskClass) => z.enum(EFFECTS).default(SHIPPED_DEFAULT_EFFECTS[risk]);
+
+/** Review: the decision per risk class when no policy rule matches. */
+const ReviewConfigSchema = z
+  .object({
+    defaults: z
+      .object(Object.fromEntries(RISK_CLASSES.map((risk) => [risk, effect(risk)])) as Record<RiskClass, ReturnType<typeof effect>>)
+      .strict()
+      .prefault({})
+      .describe('Effect per risk class when no policy rule matches.'),
+  })
+  .strict();
+
+/** Pino log levels, most to least severe, and `silent`. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Logging. */
+const LogConfigSchema = z
+  .object({
+    level: z.enum(LOG_LEVELS).default('info').describe('Least severe level written to the log.'),
+  })
+  .strict();
+
+/** Connectors: one key per connector, each with the schema from its `<name>-config.ts`. */
+const ConnectorsConfigSchema = z
+  .object({
+    builtin: BuiltinConfigSchema.prefault({}).describe('The built-in connector (builtin.noop).'),
+  })
+  .strict();
+
+/** The top-level object of `interlock.yaml`, before derived defaults are filled in. */
+const InterlockConfigObjectSchema = z
+  .object({
+    dataDir: z.string().min(1).default('.interlock').describe('Directory for local state: embedded PostgreSQL, keys.'),
+    database: DatabaseConfigSchema.prefault({}),
+    server: ServerConfigSchema.prefault({}),
+    engine: EngineConfigSchema.prefault({}),
+    review: ReviewConfigSchema.prefault({}),
+    log: LogConfigSchema.prefault({}),
+    connectors: ConnectorsConfigSchema.prefault({}),
+  })
+  .strict();
+
+/**
+ * The whole configuration, strict at every level. Parsing fills every default, and derives
+ * `database.embedded.dataDir` from `dataDir` when unset. Paths come out as given: `loadConfig`
+ * resolves them (against the file's directory, or the working directory) before and after parsing.
+ * Use {@link loadConfig} rather than parsing this directly.
+ */
+export const InterlockConfigSchema = InterlockConfigObjectSchema.transform((config) => ({
+  ...config,
+  database: {
+    ...config.database,
+    embedded: { ...config.database.embedded, dataDir: config.database.embedded.dataDir ?? join(config.dataDir, 'postgres') },
+  },
+}));
+
+/** A value and everything inside it made read-only. */
+type DeepReadonly<T> = T extends (...args: never[]) => unknown ? T : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
+
+/**
+ * The resolved, frozen configuration `loadConfig` returns: every default filled in, `dataDir` and
+ * `database.embedded.dataDir` absolute. Times are ms, sizes bytes.
+ */
+export type InterlockConfig = DeepReadonly<z.output<typeof InterlockConfigSchema>>;
+
+/** Resolved database settings. `url` unset means embedded PostgreSQL. */
+export type DatabaseConfig = InterlockConfig['database'];
+/** Resolved HTTP server settings. */
+export type ServerConfig = InterlockConfig['server'];
+/** Resolved mission engine settings (ms). `workerId` unset means {@link defaultWorkerId}. */
+export type EngineConfig = InterlockConfig['engine'];
+/** Resolved review settings. */
+export type ReviewConfig = InterlockConfig['review'];
+/** Resolved log settings. */
+export type LogConfig = InterlockConfig['log'];
+/** Resolved connector settings, one key per connector. */
+export type ConnectorsConfig = InterlockConfig['connectors'];
+
+/**
+ * The keys a strict object at `path` accepts, for "did you mean" hints on unknown keys; empty when
+ * `path` does not lead to an object of the schema.
+ */
+export function knownKeys(path: readonly PropertyKey[]): string[] {
+  let schema: z.ZodType = InterlockConfigObjectSchema;
+  for (const segment of [...path, undefined]) {
+    while (schema instanceof z.ZodDefault || schema instanceof z.ZodPrefault || schema instanceof z.ZodOptional) schema = schema.unwrap() as z.ZodType;
+    if (!(schema instanceof z.ZodObject)) return [];
+    if (segment === undefined) return Object.keys(schema.shape);
+    const next = (schema.shape as Record<string, z.ZodType | undefined>)[String(segment)];
+    if (next === undefined) return [];
+    schema = next;
+  }
+  return [];
+}

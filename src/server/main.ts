@@ -1,0 +1,286 @@
+// The one place real dependencies are built: database (server or embedded), migrations, store,
+// tool catalog, metrics, mission engine and HTTP API. The CLI calls `serve`, `migrate` and `doctor`.
+import { access, constants, mkdir } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { hostname } from 'node:os';
+import type { FastifyInstance } from 'fastify';
+import { pino, type Logger } from 'pino';
+import type { InterlockConfig } from '../config/index.js';
+import { defaultWorkerId } from '../config/index.js';
+import { createBuiltinConnector } from '../connectors/builtin/index.js';
+import { InternalError, isInterlockError } from '../core/errors.js';
+import { ToolCatalog } from '../core/tools/catalog.js';
+import type { AnyToolContract } from '../core/tools/tool.js';
+import { createMissionEngine, type MissionEngine } from '../engine/engine.js';
+import type { EngineObserver } from '../engine/mission-workflow.js';
+import { checkConnection, createDatabase, migrateToLatest, migrationStatus, PgMissionStore, PgWorkerRegistry, startEmbeddedPostgres, type DatabaseHandle, type MigrationReport } from '../store/index.js';
+import { isTransientDatabaseError } from '../store/transient.js';
+import { buildApp } from './app.js';
+import { createMetrics, type InterlockMetrics } from './metrics.js';
+
+/** Interlock's package version. */
+export const VERSION: string = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+
+/** A connected database: its URL, the pool, and how to let go of both (and of the embedded server). */
+export interface OpenDatabase {
+  /** Connection URL (may hold a password: never log it). */
+  readonly url: string;
+  readonly handle: DatabaseHandle;
+  /** True when Interlock started an embedded PostgreSQL for it. */
+  readonly embedded: boolean;
+  /** What the start-up migration did. */
+  readonly migrated: MigrationReport;
+  close(): Promise<void>;
+}
+
+/**
+ * Connects to `database.url`, or starts the embedded PostgreSQL in `database.embedded.dataDir` when
+ * no URL is configured, and migrates the schema to the latest version.
+ * @throws `DATABASE_UNREACHABLE`, `EMBEDDED_POSTGRES_FAILED`, `MIGRATION_FAILED`
+ */
+export async function openDatabase(config: InterlockConfig, logger: Logger): Promise<OpenDatabase> {
+  let url = config.database.url;
+  let stopEmbedded: (() => Promise<void>) | undefined;
+  if (url === undefined) {
+    await mkdir(config.dataDir, { recursive: true });
+    const started = Date.now();
+    const embedded = await startEmbeddedPostgres({
+      dataDir: config.database.embedded.dataDir,
+      ...(config.database.embedded.port === undefined ? {} : { port: config.database.embedded.port }),
+      onLog: (line) => logger.debug({ component: 'postgres' }, line),
+    });
+    logger.info({ port: embedded.port, ms: Date.now() - started }, 'embedded PostgreSQL started');
+    url = embedded.url;
+    stopEmbedded = () => embedded.stop();
+  } else {
+    await checkConnection(url, 10_000);
+  }
+  const handle = createDatabase({ url, poolSize: config.database.poolSize, onError: (error) => logger.warn({ err: error }, 'database connection lost; reconnecting') });
+  let migrated: MigrationReport;
+  try {
+    migrated = await migrateToLatest(handle.db);
+    if (migrated.applied.length > 0) logger.info({ applied: migrated.applied }, 'database migrated');
+  } catch (error) {
+    await handle.close();
+    await stopEmbedded?.();
+    throw error;
+  }
+  return {
+    url,
+    handle,
+    embedded: stopEmbedded !== undefined,
+    migrated,
+    async close() {
+      await handle.close();
+      await stopEmbedded?.();
+    },
+  };
+}
+
+/** Options of {@link startInterlock}; everything but `config` is for embedding and tests. */
+export interface StartOptions {
+  readonly config: InterlockConfig;
+  /** An already open database; by default one is opened (and closed on stop). */
+  readonly database?: OpenDatabase;
+  /** Tools beyond the configured connectors' (tests, plug-ins). */
+  readonly extraTools?: readonly AnyToolContract[];
+  readonly observer?: EngineObserver;
+  readonly logger?: Logger;
+  /** Called when peers declared this worker dead. @default exit the process with code 75 */
+  readonly onFenced?: () => never;
+}
+
+/** A running Interlock: the engine, the HTTP app and where it listens. */
+export interface RunningInterlock {
+  /** Base URL of the HTTP API, e.g. `http://127.0.0.1:7411`. */
+  readonly url: string;
+  readonly engine: MissionEngine;
+  readonly app: FastifyInstance;
+  readonly database: OpenDatabase;
+  readonly metrics: InterlockMetrics;
+  readonly workerId: string;
+  /** Stops taking requests and work, then closes the engine and the database. */
+  stop(): Promise<void>;
+}
+
+/** Creates the process logger: JSON lines on stdout at the configured level. */
+export function createLogger(config: InterlockConfig): Logger {
+  return pino({ level: config.log.level, base: { service: 'interlock' }, redact: { paths: ['*.password', '*.token', '*.url', 'databaseUrl'], censor: '***' } });
+}
+
+/**
+ * Starts Interlock: database and migrations, tool catalog, mission engine (recovering this worker's
+ * missions) and the HTTP API on `server.host:server.port`.
+ * @throws `DATABASE_UNREACHABLE`, `EMBEDDED_POSTGRES_FAILED`, `MIGRATION_FAILED`, and `INTERNAL` when
+ *   the catalog is inconsistent (duplicate tool, unknown compensation tool).
+ */
+export async function startInterlock(options: StartOptions): Promise<RunningInterlock> {
+  const { config } = options;
+  const logger = options.logger ?? createLogger(config);
+  const database = options.database ?? (await openDatabase(config, logger));
+  const workerId = config.engine.workerId ?? defaultWorkerId(config.dataDir);
+  try {
+    const catalog = new ToolCatalog([...createBuiltinConnector(config.connectors.builtin), ...(options.extraTools ?? [])]);
+    catalog.check();
+    const store = new PgMissionStore(database.handle.db);
+    const metrics = createMetrics();
+    const engine = createMissionEngine({
+      databaseUrl: database.url,
+      store,
+      workers: new PgWorkerRegistry(database.handle.db),
+      catalog,
+      workerId,
+      workflowVersion: config.engine.workflowVersion,
+      version: VERSION,
+      concurrency: config.engine.concurrency,
+      heartbeatMs: config.engine.heartbeatMs,
+      leaseMs: config.engine.leaseMs,
+      approvalTimeoutMs: config.engine.approvalTimeoutMs,
+      reconcileIntervalMs: config.engine.reconcileIntervalMs,
+      reviewDefaults: config.review.defaults,
+      logger,
+      observer: combineObservers(metricsObserver(metrics), options.observer ?? {}),
+      onFenced: options.onFenced ?? (() => {
+        logger.fatal({ workerId }, 'this worker was declared dead by its peers and its missions were taken over; exiting');
+        process.exit(75);
+      }),
+      isTransient: isTransientDatabaseError,
+      hostname: hostname(),
+      pid: process.pid,
+    });
+    await engine.start();
+    metrics.setCollectors({ countByStage: () => store.countByStage(), queueDepth: async () => (await engine.health()).queueDepth });
+    const app = await buildApp({
+      missions: engine,
+      catalog,
+      metrics,
+      logger,
+      version: VERSION,
+      bodyLimitBytes: config.server.bodyLimitBytes,
+      async ready() {
+        const health = await engine.health();
+        const db = await database.handle.db.selectNoFrom((eb) => eb.val(1).as('one')).execute().then(() => ({ ok: true }), (error: unknown) => ({ ok: false, detail: error instanceof Error ? error.message : String(error) }));
+        return { ready: health.ready && db.ok, checks: { engine: { ok: health.ready, ...(health.reason === undefined ? {} : { detail: health.reason }) }, database: db } };
+      },
+    });
+    const address = await app.listen({ host: config.server.host, port: config.server.port });
+    logger.info({ url: address, workerId }, 'Interlock is serving');
+    let stopped = false;
+    return {
+      url: address,
+      engine,
+      app,
+      database,
+      metrics,
+      workerId,
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        await app.close();
+        await engine.stop();
+        if (options.database === undefined) await database.close();
+      },
+    };
+  } catch (error) {
+    if (options.database === undefined) await database.close();
+    throw error;
+  }
+}
+
+function metricsObserver(metrics: InterlockMetrics): EngineObserver {
+  return {
+    stageTransition: (_id, to) => metrics.stageTransition(to),
+    stepFinished: (_id, step) => metrics.observeStep(step.tool, step.status === 'succeeded' ? 'succeeded' : step.status === 'unknown' ? 'unknown' : 'failed', step.seconds),
+    missionFinished: (_id, outcome) => metrics.missionFinished(outcome),
+  };
+}
+
+function combineObservers(...observers: EngineObserver[]): EngineObserver {
+  return {
+    stageTransition: (id, to) => { for (const o of observers) o.stageTransition?.(id, to); },
+    stepFinished: (id, step) => { for (const o of observers) o.stepFinished?.(id, step); },
+    missionFinished: (id, outcome) => { for (const o of observers) o.missionFinished?.(id, outcome); },
+    afterStep: async (id, stepId, phase) => { for (const o of observers) await o.afterStep?.(id, stepId, phase); },
+  };
+}
+
+/**
+ * `interlock serve`: starts Interlock and resolves after a clean shutdown on SIGINT or SIGTERM.
+ * @throws as {@link startInterlock}
+ */
+export async function serve(config: InterlockConfig): Promise<void> {
+  const logger = createLogger(config);
+  const running = await startInterlock({ config, logger });
+  await new Promise<void>((resolve) => {
+    const shutdown = (signal: NodeJS.Signals): void => {
+      logger.info({ signal }, 'shutting down');
+      process.off('SIGINT', shutdown);
+      process.off('SIGTERM', shutdown);
+      resolve();
+    };
+    process.on('SIGINT', shutdown);
+    process.on('SIGTERM', shutdown);
+  });
+  await running.stop();
+}
+
+/**
+ * `interlock db migrate`: brings the schema to the latest version and stops.
+ * @throws `DATABASE_UNREACHABLE`, `EMBEDDED_POSTGRES_FAILED`, `MIGRATION_FAILED`
+ */
+export async function migrate(config: InterlockConfig): Promise<{ applied: readonly string[]; current: string | null }> {
+  const logger = createLogger({ ...config, log: { level: 'warn' } });
+  const database = await openDatabase(config, logger);
+  await database.close();
+  return { applied: database.migrated.applied, current: database.migrated.current === '' ? null : database.migrated.current };
+}
+
+/** One check of `interlock doctor`. */
+interface Check {
+  readonly name: string;
+  readonly status: 'ok' | 'warn' | 'fail';
+  readonly detail: string;
+}
+
+/**
+ * `interlock doctor`: checks the configuration, the data directory, the database and its schema,
+ * the tool catalog and the connectors, and reports each check; never throws for a failed check.
+ */
+export async function doctor(config: InterlockConfig): Promise<{ ok: boolean; checks: Check[] }> {
+  const checks: Check[] = [{ name: 'configuration', status: 'ok', detail: 'loaded and valid' }];
+  try {
+    await mkdir(config.dataDir, { recursive: true });
+    await access(config.dataDir, constants.W_OK);
+    checks.push({ name: 'data directory', status: 'ok', detail: `${config.dataDir} is writable` });
+  } catch (error) {
+    checks.push({ name: 'data directory', status: 'fail', detail: `${config.dataDir} is not writable: ${message(error)}` });
+  }
+  const logger = createLogger({ ...config, log: { level: 'silent' } });
+  let database: OpenDatabase | undefined;
+  try {
+    if (config.database.url !== undefined) await checkConnection(config.database.url, 5000);
+    database = await openDatabase(config, logger);
+    checks.push({ name: 'database', status: 'ok', detail: database.embedded ? 'embedded PostgreSQL started' : 'reachable' });
+    const status = await migrationStatus(database.handle.db);
+    const pending = status.filter((m) => m.appliedAt === null);
+    checks.push({ name: 'migrations', status: pending.length === 0 ? 'ok' : 'fail', detail: pending.length === 0 ? `schema current (${status.at(-1)?.name ?? 'none'})` : `pending: ${pending.map((m) => m.name).join(', ')}` });
+  } catch (error) {
+    checks.push({ name: 'database', status: 'fail', detail: message(error) });
+  } finally {
+    await database?.close();
+  }
+  try {
+    const catalog = new ToolCatalog(createBuiltinConnector(config.connectors.builtin));
+    catalog.check();
+    checks.push({ name: 'connectors', status: 'ok', detail: `${catalog.list().length} tool(s): ${catalog.list().map((t) => t.name).join(', ') || 'none'}` });
+  } catch (error) {
+    checks.push({ name: 'connectors', status: 'fail', detail: message(error) });
+  }
+  return { ok: checks.every((c) => c.status !== 'fail'), checks };
+}
+
+function message(error: unknown): string {
+  if (isInterlockError(error)) return error.message;
+  if (error instanceof Error) return error.message;
+  return new InternalError(String(error)).message;
+}
