@@ -7,6 +7,10 @@ import type { RiskClass } from './tools/tool.js';
 export interface NewMission {
   readonly id: string;
   readonly request: MissionRequest;
+  /** Every step of the request, recorded `pending` together with the mission. */
+  readonly steps: readonly PlannedStep[];
+  /** Reason of the first transition (none → intake). */
+  readonly reason: string;
   readonly risk: RiskClass;
   readonly workflowVersion: string;
   /** Milliseconds since the Unix epoch. */
@@ -61,7 +65,8 @@ export interface MissionPatch {
  */
 export interface MissionStore {
   /**
-   * Creates a mission, or returns the existing one with the same project and idempotency key
+   * Creates a mission with its first transition (none → intake, seq 1) and its steps, in one
+   * transaction; or returns the existing one with the same project and idempotency key
    * (`created: false`). Throws `IDEMPOTENCY_KEY_REUSED` when that mission's request differs.
    */
   createMission(mission: NewMission): Promise<{ mission: Mission; created: boolean }>;

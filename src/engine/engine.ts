@@ -225,11 +225,9 @@ export function createMissionEngine(options: MissionEngineOptions): MissionEngin
       const id = randomUUID();
       const { steps, risk } = plannedSteps(id, request);
       const at = now();
-      const { mission, created } = await store.createMission({ id, request, risk, workflowVersion: options.workflowVersion, at });
-      if (created) {
-        await store.recordTransition(id, 1, 'intake', `requested by ${request.requester}: ${request.title}`, at);
-        await store.recordSteps(id, steps);
-      }
+      const { mission, created } = await store.createMission({
+        id, request, steps, risk, workflowVersion: options.workflowVersion, at, reason: `requested by ${request.requester}: ${request.title}`,
+      });
       // Idempotent in DBOS: enqueuing the same workflow ID twice returns the existing workflow.
       if (mission.outcome === null) await enqueue(mission.id);
       return { mission: await getDetail(mission.id), created };

@@ -3,7 +3,7 @@
 // every step (before and after the side effect), restarted, and for each kill point we check: no side
 // effect twice, none lost, the right final stage. Run against the machine's PostgreSQL server and
 // against embedded PostgreSQL.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -23,6 +23,7 @@ for (const mode of ['server', 'embedded'] as const) {
 
     beforeAll(async () => {
       dataDir = await mkdtemp(join(tmpdir(), `interlock-crash-${mode}-`));
+      await chmod(dataDir, 0o755); // as root, the embedded server runs as user postgres and must reach it
       env = { INTERLOCK_DATA_DIR: dataDir, INTERLOCK_WORKER_ID: `crash-${mode}`, DATABASE_URL: '' };
       if (mode === 'server') {
         database = await createTestDatabase(`crash_${mode}`);

@@ -123,7 +123,7 @@ describe('bad input', () => {
   it('answers 404 for an unknown mission', async () => {
     const response = await fetch(`${it_.running.url}/v1/missions/6f1c3c2e-8d7b-4a53-9a8e-2f0f4a0e9b11`);
     expect(response.status).toBe(404);
-    expect((await response.json()).error.code).toBe('MISSION_NOT_FOUND');
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe('MISSION_NOT_FOUND');
   });
 
   it('returns the same mission for a repeated idempotency key, and 409 for a different request under it', async () => {

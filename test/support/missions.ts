@@ -15,6 +15,8 @@ export function newMission(request: Partial<MissionRequestInput> = {}, at = Date
       labels: { service: 'checkout', environment: 'staging' },
       ...request,
     }),
+    steps: [],
+    reason: 'requested by a test',
     risk: 'write-low',
     workflowVersion: 'test-1',
     at,

@@ -1,0 +1,11 @@
+import type { Migration } from 'kysely';
+import { migration0001Missions } from './0001-missions.js';
+
+/**
+ * Every schema migration, by name, in the order they apply (names sort in that order). A static
+ * list rather than a directory scan, so migrations ship inside the compiled `dist/`. Append new
+ * migrations here; never rename or edit a released one.
+ */
+export const MIGRATIONS: Readonly<Record<string, Migration>> = {
+  '0001-missions': migration0001Missions,
+};
