@@ -1,28 +1,26 @@
+import { ERROR_CODES, InterlockError, type ErrorCode, type InterlockErrorOptions } from '../core/errors.js';
 import type { Mission, MissionDetail } from '../core/missions/mission.js';
 import type { MissionFilter } from '../core/ports.js';
 import type { ApiClientOptions, MissionPage, MissionsApi } from './deps.js';
 
-/**
- * The client-side failure codes; an error response from the server keeps the server's own code
- * (e.g. `MISSION_NOT_FOUND`, see `docs/errors.md`).
- */
-export type ApiClientErrorCode = 'API_UNREACHABLE' | 'API_TIMEOUT' | 'API_RESPONSE_INVALID';
+/** Options of an {@link ApiError}. */
+interface ApiErrorOptions extends InterlockErrorOptions {
+  /** The HTTP status of the response, when there was one. */
+  readonly httpStatus?: number;
+}
 
 /**
- * A call to the HTTP API failed. `code` is the server's error code when it answered with
- * `{ error: { code, message, details } }`, else one of {@link ApiClientErrorCode}; `status` is the
- * HTTP status when there was a response.
+ * A call to the HTTP API failed. When the server answered `{ error: { code, message, details } }`,
+ * `code`, `message` and `details` are the server's (e.g. `MISSION_NOT_FOUND`, see `docs/errors.md`);
+ * otherwise `code` is `API_UNREACHABLE`, `API_TIMEOUT` or `API_RESPONSE_INVALID` and `details` holds
+ * `url` (the base URL), `method` and `path`. `status` is the registered status of `code`;
+ * `httpStatus` is what the server (or a proxy) actually answered, when it answered.
  */
-export class ApiError extends Error {
-  readonly code: string;
-  readonly status: number | undefined;
-  readonly details: Record<string, unknown>;
-  constructor(code: string, message: string, options: { status?: number; details?: Record<string, unknown>; cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'ApiError';
-    this.code = code;
-    this.status = options.status;
-    this.details = options.details ?? {};
+export class ApiError extends InterlockError {
+  readonly httpStatus: number | undefined;
+  constructor(code: ErrorCode, message: string, options: ApiErrorOptions = {}) {
+    super(code, message, options);
+    this.httpStatus = options.httpStatus;
   }
 }
 
@@ -31,7 +29,8 @@ export class ApiError extends Error {
  * within `timeoutMs` (`AbortSignal.timeout`).
  * Rejects with {@link ApiError}: `API_UNREACHABLE` ("cannot reach Interlock at URL: is
  * `interlock serve` running?") when no connection can be made, `API_TIMEOUT`, `API_RESPONSE_INVALID`
- * for a body that is not the expected JSON, or the server's own code for an error response.
+ * for a body that is not the expected JSON (or an error code this CLI does not know), or the
+ * server's own code for an error response.
  */
 export function createApiClient(options: ApiClientOptions): MissionsApi {
   const baseUrl = options.baseUrl.replace(/\/+$/, '');
@@ -44,6 +43,7 @@ export function createApiClient(options: ApiClientOptions): MissionsApi {
       init.headers = { accept: 'application/json', 'content-type': 'application/json' };
       init.body = '{}';
     }
+    const where = { url: baseUrl, method, path };
     let status: number;
     let text: string;
     try {
@@ -52,23 +52,38 @@ export function createApiClient(options: ApiClientOptions): MissionsApi {
       text = await response.text();
     } catch (error) {
       if (isTimeout(error)) {
-        throw new ApiError('API_TIMEOUT', `Interlock at ${baseUrl} did not answer ${method} ${path} within ${options.timeoutMs} ms; try again or raise --timeout`, { cause: error });
+        throw new ApiError('API_TIMEOUT', `Interlock at ${baseUrl} did not answer ${method} ${path} within ${options.timeoutMs} ms; try again or raise --timeout`, {
+          cause: error,
+          details: { ...where, timeoutMs: options.timeoutMs },
+        });
       }
-      throw new ApiError('API_UNREACHABLE', `cannot reach Interlock at ${baseUrl}: is \`interlock serve\` running?`, { cause: error });
+      throw new ApiError('API_UNREACHABLE', `cannot reach Interlock at ${baseUrl}: is \`interlock serve\` running?`, { cause: error, details: where });
     }
     const body = parseJson(text);
     if (status < 200 || status > 299) {
       const failure = errorBody(body);
-      if (failure !== undefined) throw new ApiError(failure.code, failure.message, { status, details: failure.details });
-      throw new ApiError('API_RESPONSE_INVALID', `Interlock at ${baseUrl} answered ${method} ${path} with HTTP ${status} and no error body`, { status });
+      if (failure !== undefined && isErrorCode(failure.code)) throw new ApiError(failure.code, failure.message, { httpStatus: status, details: failure.details });
+      // A code this CLI does not know (a newer server): keep the server's message; details name the code.
+      if (failure !== undefined) throw new ApiError('API_RESPONSE_INVALID', failure.message, { httpStatus: status, details: { ...where, serverCode: failure.code, serverDetails: failure.details } });
+      throw new ApiError('API_RESPONSE_INVALID', `Interlock at ${baseUrl} answered ${method} ${path} with HTTP ${status} and no error body`, { httpStatus: status, details: where });
     }
     if (body === undefined) {
-      throw new ApiError('API_RESPONSE_INVALID', `Interlock at ${baseUrl} answered ${method} ${path} with a body that is not JSON`, { status });
+      throw new ApiError('API_RESPONSE_INVALID', `Interlock at ${baseUrl} answered ${method} ${path} with a body that is not JSON`, { httpStatus: status, details: where });
     }
     return body;
   }
 
-  const invalid = (what: string): ApiError => new ApiError('API_RESPONSE_INVALID', `Interlock at ${baseUrl} answered with ${what}; are the CLI and the server the same version?`);
+  /** `API_RESPONSE_INVALID` for a success response whose JSON is not what `method path` answers. */
+  const invalid = (method: 'GET' | 'POST', path: string, what: string): ApiError =>
+    new ApiError('API_RESPONSE_INVALID', `Interlock at ${baseUrl} answered with ${what}; are the CLI and the server the same version?`, { details: { url: baseUrl, method, path } });
+
+  /** The mission of a `{ mission }` response body. */
+  async function detail(method: 'GET' | 'POST', path: string): Promise<MissionDetail> {
+    const body = await request(method, path);
+    const mission = isRecord(body) ? body.mission : undefined;
+    if (!isMissionLike(mission) || !Array.isArray(mission.steps) || !Array.isArray(mission.history)) throw invalid(method, path, 'something other than { mission }');
+    return mission as unknown as MissionDetail;
+  }
 
   return {
     async list(filter: MissionFilter): Promise<MissionPage> {
@@ -80,23 +95,12 @@ export function createApiClient(options: ApiClientOptions): MissionsApi {
       if (filter.limit !== undefined) query.set('limit', String(filter.limit));
       if (filter.before !== undefined) query.set('before', filter.before);
       const body = await request('GET', '/v1/missions', query);
-      if (!isRecord(body) || !Array.isArray(body.missions) || !body.missions.every(isMissionLike)) throw invalid('something other than { missions, next }');
+      if (!isRecord(body) || !Array.isArray(body.missions) || !body.missions.every(isMissionLike)) throw invalid('GET', '/v1/missions', 'something other than { missions, next }');
       return { missions: body.missions as unknown as Mission[], next: typeof body.next === 'string' ? body.next : null };
     },
-    async get(id: string): Promise<MissionDetail> {
-      return detail(await request('GET', `/v1/missions/${encodeURIComponent(id)}`), invalid);
-    },
-    async cancel(id: string): Promise<MissionDetail> {
-      return detail(await request('POST', `/v1/missions/${encodeURIComponent(id)}/cancel`), invalid);
-    },
+    get: (id: string) => detail('GET', `/v1/missions/${encodeURIComponent(id)}`),
+    cancel: (id: string) => detail('POST', `/v1/missions/${encodeURIComponent(id)}/cancel`),
   };
-}
-
-/** The mission of a `{ mission }` response body. */
-function detail(body: unknown, invalid: (what: string) => ApiError): MissionDetail {
-  const mission = isRecord(body) ? body.mission : undefined;
-  if (!isMissionLike(mission) || !Array.isArray(mission.steps) || !Array.isArray(mission.history)) throw invalid('something other than { mission }');
-  return mission as unknown as MissionDetail;
 }
 
 function errorBody(body: unknown): { code: string; message: string; details: Record<string, unknown> } | undefined {
@@ -113,6 +117,10 @@ function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ERROR_CODES, code);
 }
 
 function isTimeout(error: unknown): boolean {

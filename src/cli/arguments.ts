@@ -12,7 +12,10 @@ export function integerIn(min: number, max: number): (value: string) => number {
   };
 }
 
-/** A commander argument parser for an `http:` or `https:` URL; anything else is a usage error. */
+/**
+ * A commander argument parser for an `http:` or `https:` URL without a user name or password
+ * (`fetch` refuses those, and the URL is printed in error messages); anything else is a usage error.
+ */
 export function httpUrl(value: string): string {
   let url: URL;
   try {
@@ -21,5 +24,6 @@ export function httpUrl(value: string): string {
     throw new InvalidArgumentError('expected a URL such as http://127.0.0.1:7411');
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidArgumentError('expected an http:// or https:// URL');
+  if (url.username !== '' || url.password !== '') throw new InvalidArgumentError('expected a URL without a user name or password');
   return value;
 }

@@ -159,7 +159,7 @@ describe('serve, db migrate and doctor', () => {
     const { ctx, stdout, stderr } = testContext(cwd, {}, { doctor: () => Promise.resolve(report) });
     expect(await runCli(['doctor'], ctx)).toBe(1);
     expect(stdout.join('\n')).toMatch(/database reachable\s+│ fail\s+│ connection refused at db:5432; check DATABASE_URL/);
-    expect(stderr).toEqual(['interlock: 1 of 2 checks failed']);
+    expect(stderr).toEqual(['interlock: 1 of 2 checks failed: database reachable']);
   });
 
   it('reports a failure of the server module as one line, with the stack only when debugging', async () => {

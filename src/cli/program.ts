@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { Command, CommanderError, Option } from 'commander';
 import { formatConfigIssue, LOG_LEVELS } from '../config/index.js';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, InterlockError, type Issue } from '../core/errors.js';
 import { registerConfigCommand } from './commands/config.js';
 import { registerDbCommand } from './commands/db.js';
 import { registerDoctorCommand } from './commands/doctor.js';
@@ -52,7 +52,9 @@ export function createProgram(ctx: CliContext): Command {
  * Runs the CLI on `args` (the arguments after the program name) and returns the exit code:
  * 0 on success (and for `--help` and `--version`), 1 when the command failed, 2 for a usage error.
  * A failure is written to `ctx.io.err` as one line `interlock: <message>`, followed for a
- * `ConfigError` by one line per issue, and by the stack when `ctx.debug` is set. Never throws.
+ * `ConfigError` (or an error whose `details.issues` lists problems, such as an `INPUT_INVALID`
+ * answer of the API) by one line per issue, and by the stack when `ctx.debug` is set. A password
+ * in a URL (`scheme://user:password@host`) is masked in these lines. Never throws.
  */
 export async function runCli(args: readonly string[], ctx: CliContext): Promise<number> {
   try {
@@ -69,17 +71,31 @@ function report(error: unknown, ctx: CliContext): number {
     if (error.exitCode === 0) return 0; // --help, --version
     // Help shown for a command group run without a subcommand: the help text is the message.
     if (error.code === 'commander.help') return EXIT_USAGE;
-    ctx.io.err(`interlock: ${oneLine(error.message.replace(/^error: /, ''))}; see interlock --help`);
+    ctx.io.err(`interlock: ${maskUrlPasswords(oneLine(error.message.replace(/^error: /, '')))}; see interlock --help`);
     return EXIT_USAGE;
   }
   const message = error instanceof Error ? error.message : String(error);
-  ctx.io.err(`interlock: ${oneLine(message)}`);
-  // The message already names a single unreadable file or YAML error; every other issue gets a line.
-  if (error instanceof ConfigError && (error.code === 'CONFIG_INVALID' || error.issues.length > 1)) {
-    for (const issue of error.issues) ctx.io.err(`  ${formatConfigIssue(issue)}`);
+  ctx.io.err(`interlock: ${maskUrlPasswords(oneLine(message))}`);
+  if (error instanceof ConfigError) {
+    // The message already names a single unreadable file or YAML error; every other issue gets a line.
+    if (error.code === 'CONFIG_INVALID' || error.issues.length > 1) for (const issue of error.issues) ctx.io.err(`  ${formatConfigIssue(issue)}`);
+  } else if (error instanceof InterlockError) {
+    for (const issue of detailIssues(error)) ctx.io.err(`  ${maskUrlPasswords(oneLine(formatConfigIssue(issue)))}`);
   }
-  if (ctx.debug) ctx.io.err(debugText(error));
+  if (ctx.debug) ctx.io.err(maskUrlPasswords(debugText(error)));
   return error instanceof CliError ? error.exitCode : EXIT_ERROR;
+}
+
+/** The well-formed entries of `details.issues` (an API error answer carries them there). */
+function detailIssues(error: InterlockError): Issue[] {
+  const { issues } = error.details;
+  if (!Array.isArray(issues)) return [];
+  return issues.filter((issue): issue is Issue => typeof issue === 'object' && issue !== null && typeof (issue as Issue).path === 'string' && typeof (issue as Issue).message === 'string');
+}
+
+/** `text` with the password of every `scheme://user:password@` replaced by `***`. */
+function maskUrlPasswords(text: string): string {
+  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/[^\s:@/]*):[^\s@/]*@/gi, '$1:***@');
 }
 
 function oneLine(text: string): string {

@@ -42,6 +42,9 @@ export const ERROR_CODES = {
   ENGINE_NOT_READY: { kind: 'unavailable', status: 503, summary: 'The mission engine is starting or stopping and cannot take work yet.' },
   WORKER_FENCED: { kind: 'internal', status: 500, summary: 'This worker was declared dead by its peers and its missions were taken over; it stops.' },
   INTERNAL: { kind: 'internal', status: 500, summary: 'An unexpected error inside Interlock; the log has the details.' },
+  API_UNREACHABLE: { kind: 'unavailable', status: 503, summary: 'The CLI could not connect to the HTTP API at its URL; is `interlock serve` running there?' },
+  API_TIMEOUT: { kind: 'unavailable', status: 504, summary: "The HTTP API did not answer the CLI's request within --timeout ms." },
+  API_RESPONSE_INVALID: { kind: 'connector', status: 502, summary: 'The HTTP API answered the CLI with something it cannot use: not JSON, an unexpected shape, or an error without an error body.' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 /** A registered error code. */

@@ -12,6 +12,18 @@ import { CONTROL_TOPIC, MISSION_WORKFLOW_NAME, missionWorkflow, setWorkflowRunti
 /** The DBOS queue missions are enqueued on; every worker listens to it. */
 export const MISSION_QUEUE = 'interlock.missions';
 
+/** Schema DBOS keeps its workflow state in, in the same database as Interlock's own tables. */
+export const DURABLE_STATE_SCHEMA = 'dbos';
+
+/**
+ * Creates or migrates DBOS's own tables (schema `dbos`) without launching DBOS. Callers serialise it
+ * across processes (an advisory lock): DBOS's migrations are not safe to run concurrently. The engine
+ * launches with migrations off and only verifies the schema.
+ */
+export async function migrateDurableState(databaseUrl: string): Promise<void> {
+  await DBOS.migrate(databaseUrl, { schemaName: DURABLE_STATE_SCHEMA });
+}
+
 /** The minimal logger the engine writes to (pino's `Logger` fits). */
 export interface EngineLogger {
   info(obj: object, msg?: string): void;
@@ -186,7 +198,8 @@ export function createMissionEngine(options: MissionEngineOptions): MissionEngin
       DBOS.setConfig({
         name: 'interlock',
         systemDatabaseUrl: options.databaseUrl,
-        systemDatabaseSchemaName: 'dbos',
+        systemDatabaseSchemaName: DURABLE_STATE_SCHEMA,
+        runMigrations: false,
         applicationVersion: options.workflowVersion,
         executorID: options.workerId,
         logger: dbosLogger(logger),

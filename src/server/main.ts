@@ -11,15 +11,18 @@ import { createBuiltinConnector } from '../connectors/builtin/index.js';
 import { InternalError, isInterlockError } from '../core/errors.js';
 import { ToolCatalog } from '../core/tools/catalog.js';
 import type { AnyToolContract } from '../core/tools/tool.js';
-import { createMissionEngine, type MissionEngine } from '../engine/engine.js';
+import { createMissionEngine, migrateDurableState, type MissionEngine } from '../engine/engine.js';
 import type { EngineObserver } from '../engine/mission-workflow.js';
-import { checkConnection, createDatabase, migrateToLatest, migrationStatus, PgMissionStore, PgWorkerRegistry, startEmbeddedPostgres, type DatabaseHandle, type MigrationReport } from '../store/index.js';
+import { checkConnection, createDatabase, migrateToLatest, withAdvisoryLock, migrationStatus, PgMissionStore, PgWorkerRegistry, startEmbeddedPostgres, type DatabaseHandle, type MigrationReport } from '../store/index.js';
 import { isTransientDatabaseError } from '../store/transient.js';
 import { buildApp } from './app.js';
 import { createMetrics, type InterlockMetrics } from './metrics.js';
 
 /** Interlock's package version. */
 export const VERSION: string = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+
+/** Advisory lock key serialising DBOS schema migrations across Interlock processes ("ILDB"). */
+const DURABLE_STATE_LOCK = 0x494c4442;
 
 /** A connected database: its URL, the pool, and how to let go of both (and of the embedded server). */
 export interface OpenDatabase {
@@ -59,6 +62,8 @@ export async function openDatabase(config: InterlockConfig, logger: Logger): Pro
   let migrated: MigrationReport;
   try {
     migrated = await migrateToLatest(handle.db);
+    // DBOS's own migrations are not safe to run from several processes at once: take turns.
+    await withAdvisoryLock(handle.pool, DURABLE_STATE_LOCK, () => migrateDurableState(url));
     if (migrated.applied.length > 0) logger.info({ applied: migrated.applied }, 'database migrated');
   } catch (error) {
     await handle.close();

@@ -170,3 +170,29 @@ function oneLine(error: unknown): string {
   const line = message.replace(/\s+/g, ' ').trim();
   return line === '' ? 'unknown error' : line;
 }
+
+/**
+ * Runs `task` while holding PostgreSQL advisory lock `key` (session level, on one pooled connection),
+ * so that several Interlock processes starting at once do it one at a time (e.g. schema migrations).
+ * It polls `pg_try_advisory_lock` every `pollMs` instead of blocking in `pg_advisory_lock`: a waiter
+ * blocked inside a statement holds a virtual transaction ID, and `CREATE INDEX CONCURRENTLY` run by
+ * the holder (DBOS's migrations do) would wait for it forever.
+ * @see https://www.postgresql.org/docs/current/explicit-locking.html#ADVISORY-LOCKS
+ */
+export async function withAdvisoryLock<T>(pool: pg.Pool, key: number, task: () => Promise<T>, pollMs = 100): Promise<T> {
+  const client = await pool.connect();
+  try {
+    for (;;) {
+      const { rows } = await client.query<{ locked: boolean }>('select pg_try_advisory_lock($1) as locked', [key]);
+      if (rows[0]?.locked === true) break;
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+    }
+    try {
+      return await task();
+    } finally {
+      await client.query('select pg_advisory_unlock($1)', [key]);
+    }
+  } finally {
+    client.release();
+  }
+}

@@ -1,6 +1,6 @@
 // The store's public API: PostgreSQL (server or embedded) implementations of the core ports and
 // the schema migrations. Listed by hand: anything added here becomes public API.
-export { checkConnection, createDatabase, type DatabaseHandle, type DatabaseOptions } from './database.js';
+export { checkConnection, createDatabase, withAdvisoryLock, type DatabaseHandle, type DatabaseOptions } from './database.js';
 export { startEmbeddedPostgres, type EmbeddedPostgres, type EmbeddedPostgresOptions } from './embedded-postgres.js';
 export { migrateToLatest, migrationStatus, type MigrationReport, type MigrationState } from './migrate.js';
 export { PgMissionStore } from './mission-store.js';

@@ -4,7 +4,7 @@ import { renderTable, toJson } from '../output.js';
 
 /**
  * Registers `interlock doctor`: runs `deps.doctor(config)` and prints each check as a table (the
- * report as JSON with `--json`). Exits 1 when any check failed.
+ * report as JSON with `--json`). Exits 1 when any check failed, naming the failed checks on stderr.
  */
 export function registerDoctorCommand(program: Command, ctx: CliContext): void {
   program
@@ -15,8 +15,8 @@ export function registerDoctorCommand(program: Command, ctx: CliContext): void {
       if (globalOptions(command).json === true) ctx.io.out(toJson(report));
       else ctx.io.out(renderTable(['CHECK', 'STATUS', 'DETAIL'], report.checks.map((check) => [check.name, check.status, check.detail])));
       if (!report.ok) {
-        const failed = report.checks.filter((check) => check.status === 'fail').length;
-        throw new CliError(failed > 0 ? `${failed} of ${report.checks.length} checks failed` : 'doctor reports the installation is not healthy');
+        const failed = report.checks.filter((check) => check.status === 'fail').map((check) => check.name);
+        throw new CliError(failed.length > 0 ? `${failed.length} of ${report.checks.length} checks failed: ${failed.join(', ')}` : 'doctor reports the installation is not healthy');
       }
     });
 }
