@@ -1,3 +1,4 @@
+import { Console } from 'node:console';
 import { createDefaultDeps } from './wiring.js';
 import { runCli } from './program.js';
 
@@ -13,11 +14,14 @@ const EXIT_GRACE_MS = 1000;
  * returns the exit code: 0 success, 1 failure, 2 usage error. Stack traces are printed only when
  * `INTERLOCK_DEBUG=1`. This is the one place the CLI reads `process.env`.
  *
+ * Stdout carries only results (tables, JSON, and the server's JSON log lines): whatever a library
+ * writes through `console` (DBOS prints "Running DBOS system database migrations...") goes to stderr.
  * Once the command has finished, the process exits with that code within {@link EXIT_GRACE_MS}
  * even if something still holds the event loop. When the reader of stdout goes away
  * (`interlock missions list --json | head -1`), the process exits 0 without a word.
  */
 export async function run(argv: string[]): Promise<number> {
+  globalThis.console = new Console({ stdout: process.stderr, stderr: process.stderr });
   process.stdout.on('error', exitOnClosedPipe);
   const code = await runCli(argv.slice(2), {
     io: {

@@ -207,9 +207,21 @@ export function createMissionEngine(options: MissionEngineOptions): MissionEngin
       notReadyReason = 'launching DBOS';
       await DBOS.launch();
       await DBOS.registerQueue(MISSION_QUEUE, { workerConcurrency: options.concurrency, minPollingIntervalMs: 100, onConflict: 'always_update' });
+      // Take over peers only after this worker has itself heartbeated without a gap for a whole lease:
+      // after a database outage every heartbeat is stale, and the first worker back must not declare
+      // the others dead before they had the same chance to renew theirs.
+      let healthySince = now();
       every(options.heartbeatMs, 'heartbeat', async () => {
-        if (!(await workers.heartbeat(options.workerId, now()))) options.onFenced();
-        await takeOver();
+        let alive: boolean;
+        try {
+          alive = await workers.heartbeat(options.workerId, now());
+        } catch (error) {
+          healthySince = Number.POSITIVE_INFINITY;
+          throw error;
+        }
+        if (!alive) options.onFenced();
+        if (healthySince === Number.POSITIVE_INFINITY) healthySince = now();
+        if (now() - healthySince >= options.leaseMs) await takeOver();
       });
       every(options.reconcileIntervalMs, 'reconcile', reconcile);
       ready = true;

@@ -154,7 +154,10 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
       pid: process.pid,
     });
     await engine.start();
-    metrics.setCollectors({ countByStage: () => store.countByStage(), queueDepth: async () => (await engine.health()).queueDepth });
+    metrics.setCollectors({
+      countByStage: () => store.countByStage(),
+      queueDepth: async () => (await within(READY_CHECK_MS, () => engine.health())).queueDepth,
+    });
     const app = await buildApp({
       missions: engine,
       catalog,
@@ -163,9 +166,20 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
       version: VERSION,
       bodyLimitBytes: config.server.bodyLimitBytes,
       async ready() {
-        const health = await engine.health();
-        const db = await database.handle.db.selectNoFrom((eb) => eb.val(1).as('one')).execute().then(() => ({ ok: true }), (error: unknown) => ({ ok: false, detail: error instanceof Error ? error.message : String(error) }));
-        return { ready: health.ready && db.ok, checks: { engine: { ok: health.ready, ...(health.reason === undefined ? {} : { detail: health.reason }) }, database: db } };
+        // Each check is time-boxed: while PostgreSQL is away, DBOS retries its queries indefinitely,
+        // and a probe that hangs is worse than one that says "not ready".
+        const [engineCheck, databaseCheck] = await Promise.all([
+          check(READY_CHECK_MS, async () => {
+            const health = await engine.health();
+            if (!health.ready) throw new Error(health.reason ?? 'not ready');
+            return `worker ${health.workerId}, ${health.queueDepth} mission(s) queued`;
+          }),
+          check(READY_CHECK_MS, async () => {
+            await database.handle.db.selectNoFrom((eb) => eb.val(1).as('one')).execute();
+            return database.embedded ? 'embedded PostgreSQL reachable' : 'PostgreSQL reachable';
+          }),
+        ]);
+        return { ready: engineCheck.ok && databaseCheck.ok, checks: { engine: engineCheck, database: databaseCheck } };
       },
     });
     const address = await app.listen({ host: config.server.host, port: config.server.port });
@@ -189,6 +203,31 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
   } catch (error) {
     if (options.database === undefined) await database.close();
     throw error;
+  }
+}
+
+/** How long one readiness check may take before it counts as failed, ms. */
+const READY_CHECK_MS = 2000;
+
+/** Runs `probe` with a time limit; rejects with "no answer within N ms" when it takes longer. */
+async function within<T>(timeoutMs: number, probe: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([probe(), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** One readiness check with a time limit; a failure or a timeout is `ok: false` with the reason. */
+async function check(timeoutMs: number, probe: () => Promise<string>): Promise<{ ok: boolean; detail: string }> {
+  try {
+    return { ok: true, detail: await within(timeoutMs, probe) };
+  } catch (error) {
+    return { ok: false, detail: error instanceof Error ? error.message : String(error) };
   }
 }
 

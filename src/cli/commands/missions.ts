@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import type { Mission, MissionDetail, MissionStep } from '../../core/missions/mission.js';
+import type { Escalation, Mission, MissionDetail, MissionStep } from '../../core/missions/mission.js';
 import { OUTCOMES, STAGES, type Outcome, type Stage } from '../../core/missions/stages.js';
 import type { MissionFilter } from '../../core/ports.js';
 import { httpUrl, integerIn } from '../arguments.js';
@@ -121,7 +121,7 @@ function missionReport(mission: MissionDetail, now: number): string {
     ['workflow', mission.workflowVersion],
   ];
   if (mission.cancelRequested) fields.push(['cancel', 'requested']);
-  if (mission.escalation !== null) fields.push(['escalation', `${mission.escalation.reason}${mission.escalation.stepId === null ? '' : ` (step ${mission.escalation.stepId})`}`]);
+  if (mission.escalation !== null) fields.push(['escalation', escalationText(mission.escalation)]);
   const width = Math.max(...fields.map(([name]) => name.length));
   const lines = [`Mission ${mission.id}: ${mission.title}`, ...fields.map(([name, value]) => `  ${name.padEnd(width)}  ${value}`)];
 
@@ -134,6 +134,13 @@ function missionReport(mission: MissionDetail, now: number): string {
       : renderTable(['TIME', 'FROM → TO', 'REASON'], mission.history.map((transition) => [formatTime(transition.at), `${transition.from ?? '(new)'} → ${transition.to}`, transition.reason])),
   );
   return lines.join('\n');
+}
+
+/** The escalation reason, naming its step unless the reason already does. */
+function escalationText({ reason, stepId }: Escalation): string {
+  if (stepId === null) return reason;
+  const named = new RegExp(`\\bstep ${stepId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w.-])`).test(reason);
+  return named ? reason : `${reason} (step ${stepId})`;
 }
 
 function stepRow(step: MissionStep): string[] {
