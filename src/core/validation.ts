@@ -24,8 +24,8 @@ export function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'array';
   if (typeof value === 'string') return value.length > 40 ? `string of length ${value.length}` : JSON.stringify(value);
-  if (typeof value === 'object') return 'object';
-  return `${typeof value} ${String(value)}`;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return `${typeof value} ${value.toString()}`;
+  return typeof value;
 }
 
 /** Formats issues as one line each: `path: message (expected X, got Y)`. */

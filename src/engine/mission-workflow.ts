@@ -255,7 +255,7 @@ class MissionRun {
       }
       const undoTool = this.#rt.catalog.get(tool.compensation.tool);
       const undoId = `${step.stepId}.undo`;
-      const args = tool.compensation.args(step.args as never, result as never);
+      const args = tool.compensation.args(step.args, result);
       const undo: MissionStep = await DBOS.runStep(async () => {
         await this.#rt.store.recordSteps(this.#id, [{
           stepId: undoId, phase: 'compensation', index: step.index, tool: undoTool.name, args, risk: undoTool.risk,

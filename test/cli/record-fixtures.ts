@@ -96,7 +96,7 @@ export async function recordFixtures(): Promise<RecordedFixtures> {
 }
 
 /** Writes `fixtures` into {@link FIXTURES_DIR}, two-space indented. */
-export async function writeFixtures(fixtures: RecordedFixtures): Promise<void> {
+async function writeFixtures(fixtures: RecordedFixtures): Promise<void> {
   for (const [name, value] of Object.entries(fixtures)) {
     await writeFile(new URL(name, FIXTURES_DIR), `${JSON.stringify(value, null, 2)}\n`);
   }

@@ -36,8 +36,8 @@ export async function spawnWorker(env: Record<string, string | undefined>, timeo
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-8000);
   });
-  const exited = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
-  const lines = createInterface({ input: child.stdout! });
+  const exited = once(child, 'exit').then(([code, signal]: unknown[]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
+  const lines = createInterface({ input: child.stdout });
   const ready = new Promise<{ url: string; workerId: string; databaseUrl: string }>((resolve, reject) => {
     lines.on('line', (line) => {
       try {
