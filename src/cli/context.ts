@@ -22,6 +22,8 @@ export interface CliContext {
   readonly debug: boolean;
   /** The current time, ms since the Unix epoch (ages in tables). */
   now(): number;
+  /** Asks a yes/no question at the terminal; absent when standard input is not a terminal. */
+  readonly confirm?: (question: string) => Promise<boolean>;
 }
 
 /** The options every command accepts (declared on the program). */

@@ -1,3 +1,4 @@
+import { createInterface } from 'node:readline/promises';
 import { Console } from 'node:console';
 import { createDefaultDeps } from './wiring.js';
 import { runCli } from './program.js';
@@ -33,9 +34,20 @@ export async function run(argv: string[]): Promise<number> {
     deps: createDefaultDeps(),
     debug: process.env.INTERLOCK_DEBUG === '1',
     now: () => Date.now(),
+    ...(process.stdin.isTTY ? { confirm: askAtTerminal } : {}),
   });
   setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
   return code;
+}
+
+/** Asks `question` on the terminal and resolves true for an answer starting with y or Y. */
+async function askAtTerminal(question: string): Promise<boolean> {
+  const terminal = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y/i.test((await terminal.question(question)).trim());
+  } finally {
+    terminal.close();
+  }
 }
 
 /** Ends the process quietly when stdout's reader has gone away; any other stream error stays fatal. */

@@ -24,6 +24,11 @@ function testContext(cwd: string, env: Record<string, string> = {}, overrides: P
       configs.push(config);
       return Promise.resolve({ applied: ['0001_missions', '0002_workers'], current: '0002_workers' });
     },
+    demo: (options) => {
+      configs.push(options.config);
+      options.out('Mission: a demo');
+      return Promise.resolve({ ok: true, rows: [{ mission: 'a demo', decision: 'require_approval', approval: 'approved by demo-reviewer', outcome: 'resolved', steps: 's1:succeeded', verified: '120 ms after request', durationMs: 300, expected: 'resolved', ok: true }] });
+    },
     doctor: (config): Promise<DoctorReport> => {
       configs.push(config);
       return Promise.resolve({ ok: true, checks: [{ name: 'database reachable', status: 'ok', detail: 'PostgreSQL 17.6' }] });

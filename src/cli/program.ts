@@ -4,6 +4,7 @@ import { formatConfigIssue, LOG_LEVELS } from '../config/index.js';
 import { ConfigError, InterlockError, type Issue } from '../core/errors.js';
 import { registerConfigCommand } from './commands/config.js';
 import { registerDbCommand } from './commands/db.js';
+import { registerDemoCommand } from './commands/demo.js';
 import { registerDoctorCommand } from './commands/doctor.js';
 import { registerMissionsCommand } from './commands/missions.js';
 import { registerServeCommand } from './commands/serve.js';
@@ -41,6 +42,7 @@ export function createProgram(ctx: CliContext): Command {
       outputError: () => undefined,
     });
   registerServeCommand(program, ctx);
+  registerDemoCommand(program, ctx);
   registerDbCommand(program, ctx);
   registerDoctorCommand(program, ctx);
   registerConfigCommand(program, ctx);

@@ -15,15 +15,16 @@ export function createDefaultDeps(): CliDeps {
     serve: async (config) => (await load()).serve(config),
     migrate: async (config) => (await load()).migrate(config),
     doctor: async (config) => (await load()).doctor(config),
+    demo: async (options) => (await load()).demo(options),
     createApiClient,
   };
 }
 
 async function importServerMain(): Promise<ServerMain> {
   try {
-    const { serve, migrate, doctor } = await import('../server/main.js');
+    const [{ serve, migrate, doctor }, { runDemo }] = await Promise.all([import('../server/main.js'), import('../server/demo.js')]);
     // `satisfies` keeps src/server/main.ts and the ServerMain contract in deps.ts in agreement at compile time.
-    return { serve, migrate, doctor } satisfies ServerMain;
+    return { serve, migrate, doctor, demo: runDemo } satisfies ServerMain;
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new InternalError(`the server module (server/main.js) could not be loaded (${reason}); reinstall Interlock or run \`npm run build\``, { cause: error });

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { BuiltinConfigSchema } from '../connectors/builtin/index.js';
+import { FilesConfigSchema } from '../connectors/files/index.js';
 import { EFFECTS, SHIPPED_DEFAULT_EFFECTS } from '../core/review/decision.js';
 import { RISK_CLASSES, type RiskClass } from '../core/tools/tool.js';
 
@@ -100,6 +101,7 @@ const LogConfigSchema = z
 const ConnectorsConfigSchema = z
   .object({
     builtin: BuiltinConfigSchema.prefault({}).describe('The built-in connector (builtin.noop).'),
+    files: FilesConfigSchema.prefault({}).describe('The files connector (files.read, files.write, files.restore, files.delete).'),
   })
   .strict();
 
@@ -128,6 +130,7 @@ export const InterlockConfigSchema = InterlockConfigObjectSchema.transform((conf
     ...config.database,
     embedded: { ...config.database.embedded, dataDir: config.database.embedded.dataDir ?? join(config.dataDir, 'postgres') },
   },
+  connectors: { ...config.connectors, files: { ...config.connectors.files, root: config.connectors.files.root ?? join(config.dataDir, 'files') } },
 }));
 
 /** A value and everything inside it made read-only. */

@@ -82,7 +82,8 @@ export const validatorCompiler: FastifySchemaCompiler<z.ZodType> = ({ schema, ht
 function invalidMessage(part: string, issues: readonly Issue[]): string {
   const paths = [...new Set(issues.map((issue) => issue.path))];
   const listed = paths.length > 5 ? `${paths.slice(0, 5).join(', ')} and ${paths.length - 5} more` : paths.join(', ');
-  return `The request ${part} is invalid; fix ${listed} (details.issues says what each expects).`;
+  const what = { body: 'request body', query: 'query string', params: 'path parameters', headers: 'request headers' }[part] ?? `request ${part}`;
+  return `The ${what} ${what.endsWith('s') ? 'are' : 'is'} invalid; fix ${listed} (details.issues says what each expects).`;
 }
 
 /**

@@ -8,6 +8,7 @@ import { pino, type Logger } from 'pino';
 import type { InterlockConfig } from '../config/index.js';
 import { defaultWorkerId } from '../config/index.js';
 import { createBuiltinConnector } from '../connectors/builtin/index.js';
+import { createFilesConnector } from '../connectors/files/index.js';
 import { InternalError, isInterlockError } from '../core/errors.js';
 import { ToolCatalog } from '../core/tools/catalog.js';
 import type { AnyToolContract } from '../core/tools/tool.js';
@@ -38,10 +39,11 @@ export interface OpenDatabase {
 
 /**
  * Connects to `database.url`, or starts the embedded PostgreSQL in `database.embedded.dataDir` when
- * no URL is configured, and migrates the schema to the latest version.
+ * no URL is configured, and migrates the schema to the latest version (Interlock's and DBOS's) unless
+ * `options.migrate` is false (`doctor` only looks).
  * @throws `DATABASE_UNREACHABLE`, `EMBEDDED_POSTGRES_FAILED`, `MIGRATION_FAILED`
  */
-export async function openDatabase(config: InterlockConfig, logger: Logger): Promise<OpenDatabase> {
+export async function openDatabase(config: InterlockConfig, logger: Logger, options: { migrate?: boolean } = {}): Promise<OpenDatabase> {
   let url = config.database.url;
   let stopEmbedded: (() => Promise<void>) | undefined;
   if (url === undefined) {
@@ -59,8 +61,9 @@ export async function openDatabase(config: InterlockConfig, logger: Logger): Pro
     await checkConnection(url, 10_000);
   }
   const handle = createDatabase({ url, poolSize: config.database.poolSize, onError: (error) => logger.warn({ err: error }, 'database connection lost; reconnecting') });
-  let migrated: MigrationReport;
+  let migrated: MigrationReport = { applied: [], current: '' };
   try {
+    if (options.migrate === false) return { url, handle, embedded: stopEmbedded !== undefined, migrated, close: closer(handle, stopEmbedded) };
     migrated = await migrateToLatest(handle.db);
     // DBOS's own migrations are not safe to run from several processes at once: take turns.
     await withAdvisoryLock(handle.pool, DURABLE_STATE_LOCK, () => migrateDurableState(url));
@@ -70,16 +73,20 @@ export async function openDatabase(config: InterlockConfig, logger: Logger): Pro
     await stopEmbedded?.();
     throw error;
   }
-  return {
-    url,
-    handle,
-    embedded: stopEmbedded !== undefined,
-    migrated,
-    async close() {
-      await handle.close();
-      await stopEmbedded?.();
-    },
+  return { url, handle, embedded: stopEmbedded !== undefined, migrated, close: closer(handle, stopEmbedded) };
+}
+
+function closer(handle: DatabaseHandle, stopEmbedded: (() => Promise<void>) | undefined): () => Promise<void> {
+  return async () => {
+    await handle.close();
+    await stopEmbedded?.();
   };
+}
+
+/** The tools of every enabled connector. */
+function connectorTools(config: InterlockConfig): AnyToolContract[] {
+  const { builtin, files } = config.connectors;
+  return [...createBuiltinConnector(builtin), ...(files.enabled ? createFilesConnector({ root: files.root }) : [])];
 }
 
 /** Options of {@link startInterlock}; everything but `config` is for embedding and tests. */
@@ -110,7 +117,7 @@ export interface RunningInterlock {
 
 /** Creates the process logger: JSON lines on stdout at the configured level. */
 export function createLogger(config: InterlockConfig): Logger {
-  return pino({ level: config.log.level, base: { service: 'interlock' }, redact: { paths: ['*.password', '*.token', '*.url', 'databaseUrl'], censor: '***' } });
+  return pino({ level: config.log.level, base: { service: 'interlock' }, redact: { paths: ['*.password', '*.token', '*.secret', 'databaseUrl', 'err.config.connectionString'], censor: '***' } });
 }
 
 /**
@@ -124,8 +131,9 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
   const logger = options.logger ?? createLogger(config);
   const database = options.database ?? (await openDatabase(config, logger));
   const workerId = config.engine.workerId ?? defaultWorkerId(config.dataDir);
+  let started: MissionEngine | undefined;
   try {
-    const catalog = new ToolCatalog([...createBuiltinConnector(config.connectors.builtin), ...(options.extraTools ?? [])]);
+    const catalog = new ToolCatalog([...connectorTools(config), ...(options.extraTools ?? [])]);
     catalog.check();
     const store = new PgMissionStore(database.handle.db);
     const metrics = createMetrics();
@@ -154,6 +162,7 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
       pid: process.pid,
     });
     await engine.start();
+    started = engine;
     metrics.setCollectors({
       countByStage: () => store.countByStage(),
       queueDepth: async () => (await within(READY_CHECK_MS, () => engine.health())).queueDepth,
@@ -201,6 +210,7 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
       },
     };
   } catch (error) {
+    await started?.stop().catch((stopError: unknown) => logger.warn({ err: stopError }, 'engine did not stop cleanly after a failed start'));
     if (options.database === undefined) await database.close();
     throw error;
   }
@@ -303,7 +313,7 @@ export async function doctor(config: InterlockConfig): Promise<{ ok: boolean; ch
   let database: OpenDatabase | undefined;
   try {
     if (config.database.url !== undefined) await checkConnection(config.database.url, 5000);
-    database = await openDatabase(config, logger);
+    database = await openDatabase(config, logger, { migrate: false });
     checks.push({ name: 'database', status: 'ok', detail: database.embedded ? 'embedded PostgreSQL started' : 'reachable' });
     const status = await migrationStatus(database.handle.db);
     const pending = status.filter((m) => m.appliedAt === null);
@@ -314,7 +324,7 @@ export async function doctor(config: InterlockConfig): Promise<{ ok: boolean; ch
     await database?.close();
   }
   try {
-    const catalog = new ToolCatalog(createBuiltinConnector(config.connectors.builtin));
+    const catalog = new ToolCatalog(connectorTools(config));
     catalog.check();
     checks.push({ name: 'connectors', status: 'ok', detail: `${catalog.list().length} tool(s): ${catalog.list().map((t) => t.name).join(', ') || 'none'}` });
   } catch (error) {
