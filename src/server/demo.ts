@@ -13,12 +13,12 @@ import { createLogger, startInterlock } from './main.js';
 export interface DemoOptions {
   readonly config: InterlockConfig;
   /** Writes one line of progress. */
-  out(line: string): void;
+  readonly out: (line: string) => void;
   /**
    * Asks the person at the terminal to approve as a reviewer; absent when not interactive, in which
    * case a scripted second identity (`demo-reviewer`) decides.
    */
-  confirm?(question: string): Promise<boolean>;
+  readonly confirm?: (question: string) => Promise<boolean>;
 }
 
 /** One row of the demo's closing table. */
