@@ -44,7 +44,7 @@ describe('loadConfig defaults', () => {
       engine: { workflowVersion: 'mission-v1', concurrency: 20, heartbeatMs: 2000, leaseMs: 15_000, approvalTimeoutMs: 604_800_000, reconcileIntervalMs: 10_000 },
       review: { defaults: SHIPPED_DEFAULT_EFFECTS },
       log: { level: 'info' },
-      connectors: { builtin: { enabled: true } },
+      connectors: { builtin: { enabled: true }, files: { enabled: false, root: join(cwd, '.interlock', 'files') } },
     });
   });
 
