@@ -279,12 +279,16 @@ class MissionRun {
     let delay = retry.intervalMs;
     for (let attempt = 1; ; attempt++) {
       await this.#rt.observer.afterStep?.(this.#id, step.stepId, 'before');
-      const started = await DBOS.now();
-      const outcome = await DBOS.runStep(() => attemptToolCall({
-        store: this.#rt.store, workers: this.#rt.workers, workerId: this.#rt.workerId, tool, missionId: this.#id,
-        stepId: step.stepId, args: step.args, idempotencyKey: step.idempotencyKey, signal: this.#rt.signal, now: this.#rt.now, fenced: this.#rt.fenced,
-      }), { name: `call:${step.stepId}:${attempt}`, ...storeRetry(this.#rt) });
-      this.#rt.observer.stepFinished?.(this.#id, { stepId: step.stepId, tool: tool.name, status: outcome.status, seconds: ((await DBOS.now()) - started) / 1000 });
+      // The duration is measured inside the step and checkpointed with its result (no extra checkpoints).
+      const outcome = await DBOS.runStep(async () => {
+        const started = performance.now();
+        const result = await attemptToolCall({
+          store: this.#rt.store, workers: this.#rt.workers, workerId: this.#rt.workerId, tool, missionId: this.#id,
+          stepId: step.stepId, args: step.args, idempotencyKey: step.idempotencyKey, signal: this.#rt.signal, now: this.#rt.now, fenced: this.#rt.fenced,
+        });
+        return { ...result, seconds: (performance.now() - started) / 1000 };
+      }, { name: `call:${step.stepId}:${attempt}`, ...storeRetry(this.#rt) });
+      this.#rt.observer.stepFinished?.(this.#id, { stepId: step.stepId, tool: tool.name, status: outcome.status, seconds: outcome.seconds });
       await this.#rt.observer.afterStep?.(this.#id, step.stepId, 'after');
       if (outcome.status !== 'failed' || !outcome.error.retryable || attempt >= retry.maxAttempts) return outcome;
       await DBOS.sleep(delay);
