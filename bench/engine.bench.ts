@@ -468,7 +468,7 @@ function breakdownTable(sequential: SequentialRun): string {
     ['context → close transition (the workflow: 6 stage transitions, 4 cancel checks, 5 calls)', pair(t.runMs)],
     ['first call started → last call completed (5 calls)', pair(t.callsSpanMs)],
     ['one `call:<stepId>:1` DBOS step (read step, heartbeat, record running, call, record result)', pair(t.callStepMs)],
-    ['between two calls (the call's checkpoint, the next attempt's set-up)', pair(t.betweenCallsMs)],
+    ['between two calls (the checkpoint of the call, the set-up of the next)', pair(t.betweenCallsMs)],
     ['`engine.create` (validate, store, enqueue, read back)', pair(sequential.createMs)],
     ['checkpointed DBOS operations per mission (count)', ms(t.checkpointsPerMission.p50)],
   ]);
