@@ -1,4 +1,5 @@
 import type { InterlockConfig } from '../config/index.js';
+import type { DemoOptions, DemoReport } from '../server/demo.js';
 import type { MissionFilter } from '../core/ports.js';
 import type { Mission, MissionDetail } from '../core/missions/mission.js';
 
@@ -36,23 +37,7 @@ export interface ServerMain {
    * Runs the demo (the governed loop on a local estate of files), writing progress through `out`
    * and asking `confirm` for approvals when given; resolves with the closing table.
    */
-  demo(options: { config: InterlockConfig; out(line: string): void; confirm?(question: string): Promise<boolean> }): Promise<DemoReport>;
-}
-
-/** The demo's closing table: one row per mission, and whether every mission ended as expected. */
-export interface DemoReport {
-  readonly ok: boolean;
-  readonly rows: ReadonlyArray<{
-    readonly mission: string;
-    readonly decision: string;
-    readonly approval: string;
-    readonly outcome: string;
-    readonly steps: string;
-    readonly verified: string;
-    readonly durationMs: number;
-    readonly expected: string;
-    readonly ok: boolean;
-  }>;
+  demo(options: DemoOptions): Promise<DemoReport>;
 }
 
 /** What `migrate` did. */

@@ -36,6 +36,12 @@ export interface DemoRow {
   readonly ok: boolean;
 }
 
+/** The demo's closing table: one row per mission, and whether every mission ended as expected. */
+export interface DemoReport {
+  readonly ok: boolean;
+  readonly rows: readonly DemoRow[];
+}
+
 interface Scenario {
   readonly title: string;
   readonly expected: 'resolved' | 'escalated' | 'denied';
@@ -51,7 +57,7 @@ const POOL_AFTER = 'service: checkout\npool:\n  max: 20\n';
  * connector on `<dataDir>/demo-estate`, runs the three missions with live progress, and returns the
  * closing table. `ok` is false when any mission did not end as expected.
  */
-export async function runDemo(options: DemoOptions): Promise<{ ok: boolean; rows: DemoRow[] }> {
+export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   const { out } = options;
   const estate = join(options.config.dataDir, 'demo-estate');
   await rm(estate, { recursive: true, force: true });
