@@ -1,6 +1,7 @@
 import type { Escalation, Mission, MissionDetail, MissionRequest, MissionStep, StepError, StepPhase, StepStatus } from './missions/mission.js';
 import type { Outcome, Stage } from './missions/stages.js';
-import type { Decision } from './review/decision.js';
+import type { ApprovalRequirement, PolicyTarget } from './policy/policy.js';
+import type { Decision, DecisionReason } from './review/decision.js';
 import type { RiskClass } from './tools/tool.js';
 
 /** A mission to create: the validated request plus what intake derived from it. */
@@ -156,4 +157,53 @@ export interface MissionService {
    */
   cancel(id: string): Promise<MissionDetail>;
   health(): Promise<EngineHealth>;
+}
+
+/** One action an approval covers: the step, the tool, its exact arguments and its target. */
+export interface ApprovalAction {
+  readonly stepId: string;
+  readonly tool: string;
+  readonly args: Readonly<Record<string, unknown>>;
+  readonly target: PolicyTarget;
+}
+
+/**
+ * What an approval is bound to: the mission, the exact actions and the policy set that required the
+ * approval. Its hash is the SHA-256 of the RFC 8785 canonical JSON of this object; an action whose
+ * hash differs (edited, replayed elsewhere, decided under another policy) is refused.
+ */
+export interface ApprovalBinding {
+  readonly missionId: string;
+  readonly project: string;
+  readonly actions: readonly ApprovalAction[];
+  readonly policyDigest: string;
+}
+
+/** A review decision reached by the approvals module for a mission (quorum met, denied, or expired). */
+export interface ApprovalOutcome {
+  readonly approvalId: string;
+  readonly approved: boolean;
+  /** Who decided: the approvers' names, or `expiry`. */
+  readonly by: string;
+  readonly comment?: string;
+}
+
+/**
+ * The approvals module as the engine uses it (issue #3). `request` opens an approval request for a
+ * mission's plan (idempotent per mission and binding hash: a replayed step gets the same request);
+ * people vote through the API or CLI, and when the request is decided the module calls the engine's
+ * `deliverReview`. Just before execution the engine `consume`s the grant: single use, only for the
+ * same binding hash, only while granted and unexpired.
+ */
+export interface ApprovalGate {
+  request(input: {
+    readonly binding: ApprovalBinding;
+    readonly requester: string;
+    readonly requirement: ApprovalRequirement;
+    readonly reasons: readonly DecisionReason[];
+    readonly risk: RiskClass;
+    /** ms since the Unix epoch. */
+    readonly now: number;
+  }): Promise<{ readonly approvalId: string; readonly actionHash: string }>;
+  consume(approvalId: string, binding: ApprovalBinding, now: number): Promise<{ readonly ok: true } | { readonly ok: false; readonly reason: string }>;
 }

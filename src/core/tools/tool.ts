@@ -101,6 +101,11 @@ export interface ToolContract<I = unknown, O = unknown> {
   readonly permission: string;
   /** Retry policy for retryable failures; absent means one attempt. */
   readonly retry?: RetryPolicy;
+  /**
+   * What a call touches, from its arguments (service, environment, tier, labels); policy reads it as
+   * `target`. Fields it leaves null are filled from the mission's labels.
+   */
+  target?(args: I): Partial<{ service: string | null; environment: string | null; tier: string | null; labels: Record<string, string> }>;
   /** How to undo a completed call; writes without one cannot be compensated in a saga. */
   readonly compensation?: Compensation<I, O>;
   /** Re-observes whether a call with this idempotency key took effect; needed to recover a non-idempotent write. */
