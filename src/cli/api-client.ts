@@ -1,7 +1,7 @@
 import { ERROR_CODES, InterlockError, type ErrorCode, type InterlockErrorOptions } from '../core/errors.js';
 import type { Mission, MissionDetail } from '../core/missions/mission.js';
 import type { MissionFilter } from '../core/ports.js';
-import type { ApiClientOptions, MissionPage, MissionsApi } from './deps.js';
+import type { ApiClientOptions, ApprovalView, InterlockApi, KillSwitchView, MissionPage } from './deps.js';
 
 /** Options of an {@link ApiError}. */
 interface ApiErrorOptions extends InterlockErrorOptions {
@@ -25,23 +25,27 @@ export class ApiError extends InterlockError {
 }
 
 /**
- * A {@link MissionsApi} over HTTP with the global `fetch`. Each request, body included, must finish
+ * An {@link InterlockApi} (missions and approvals) over HTTP with the global `fetch`, sending
+ * `options.token` as `Authorization: Bearer <token>`. Each request, body included, must finish
  * within `timeoutMs` (`AbortSignal.timeout`).
  * Rejects with {@link ApiError}: `API_UNREACHABLE` ("cannot reach Interlock at URL: is
  * `interlock serve` running?") when no connection can be made, `API_TIMEOUT`, `API_RESPONSE_INVALID`
  * for a body that is not the expected JSON (or an error code this CLI does not know), or the
- * server's own code for an error response.
+ * server's own code for an error response (`AUTH_REQUIRED` with a message naming `--token` and
+ * `INTERLOCK_TOKEN` when no token was given).
  */
-export function createApiClient(options: ApiClientOptions): MissionsApi {
+export function createApiClient(options: ApiClientOptions): InterlockApi {
   const baseUrl = options.baseUrl.replace(/\/+$/, '');
 
-  async function request(method: 'GET' | 'POST', path: string, query?: URLSearchParams): Promise<unknown> {
+  const auth: Record<string, string> = options.token === undefined ? {} : { authorization: `Bearer ${options.token}` };
+
+  async function request(method: 'GET' | 'POST', path: string, query?: URLSearchParams, payload: unknown = {}): Promise<unknown> {
     const search = query === undefined || query.size === 0 ? '' : `?${query.toString()}`;
     const url = `${baseUrl}${path}${search}`;
-    const init: RequestInit = { method, headers: { accept: 'application/json' }, signal: AbortSignal.timeout(options.timeoutMs) };
+    const init: RequestInit = { method, headers: { accept: 'application/json', ...auth }, signal: AbortSignal.timeout(options.timeoutMs) };
     if (method === 'POST') {
-      init.headers = { accept: 'application/json', 'content-type': 'application/json' };
-      init.body = '{}';
+      init.headers = { accept: 'application/json', 'content-type': 'application/json', ...auth };
+      init.body = JSON.stringify(payload);
     }
     const where = { url: baseUrl, method, path };
     let status: number;
@@ -62,6 +66,9 @@ export function createApiClient(options: ApiClientOptions): MissionsApi {
     const body = parseJson(text);
     if (status < 200 || status > 299) {
       const failure = errorBody(body);
+      if (failure?.code === 'AUTH_REQUIRED' && options.token === undefined) {
+        throw new ApiError('AUTH_REQUIRED', `Interlock at ${baseUrl} needs an API token: set INTERLOCK_TOKEN or pass --token (an admin creates one with \`interlock tokens create --principal <name>\`)`, { httpStatus: status, details: failure.details });
+      }
       if (failure !== undefined && isErrorCode(failure.code)) throw new ApiError(failure.code, failure.message, { httpStatus: status, details: failure.details });
       // A code this CLI does not know (a newer server): keep the server's message; details name the code.
       if (failure !== undefined) throw new ApiError('API_RESPONSE_INVALID', failure.message, { httpStatus: status, details: { ...where, serverCode: failure.code, serverDetails: failure.details } });
@@ -85,7 +92,49 @@ export function createApiClient(options: ApiClientOptions): MissionsApi {
     return mission as unknown as MissionDetail;
   }
 
+  /** The approval of a `{ approval }` response body. */
+  async function approval(method: 'GET' | 'POST', path: string, payload?: unknown): Promise<ApprovalView> {
+    const body = await request(method, path, undefined, payload);
+    const found = isRecord(body) ? body.approval : undefined;
+    if (!isRecord(found) || typeof found.id !== 'string' || typeof found.actionHash !== 'string' || !Array.isArray(found.actions)) throw invalid(method, path, 'something other than { approval }');
+    return found as unknown as ApprovalView;
+  }
+
   return {
+    async listApprovals(filter) {
+      const query = new URLSearchParams();
+      if (filter.status !== undefined) query.set('status', filter.status);
+      if (filter.project !== undefined) query.set('project', filter.project);
+      if (filter.mission !== undefined) query.set('mission', filter.mission);
+      if (filter.limit !== undefined) query.set('limit', String(filter.limit));
+      const body = await request('GET', '/v1/approvals', query);
+      if (!isRecord(body) || !Array.isArray(body.approvals) || !body.approvals.every((item) => isRecord(item) && typeof item.id === 'string')) {
+        throw invalid('GET', '/v1/approvals', 'something other than { approvals }');
+      }
+      return body.approvals as ApprovalView[];
+    },
+    async listKillSwitches() {
+      const body = await request('GET', '/v1/kill-switches');
+      if (!isRecord(body) || !Array.isArray(body.killSwitches)) throw invalid('GET', '/v1/kill-switches', 'something other than { killSwitches }');
+      return body.killSwitches as KillSwitchView[];
+    },
+    async engageKillSwitch(scope, reason) {
+      const body = await request('POST', '/v1/kill-switches', undefined, { scope, reason });
+      if (!isRecord(body) || !isRecord(body.killSwitch)) throw invalid('POST', '/v1/kill-switches', 'something other than { killSwitch }');
+      return body.killSwitch as unknown as KillSwitchView;
+    },
+    async releaseKillSwitch(scope) {
+      const body = await request('POST', '/v1/kill-switches/release', undefined, { scope });
+      if (!isRecord(body) || !('killSwitch' in body)) throw invalid('POST', '/v1/kill-switches/release', 'something other than { killSwitch }');
+      return (body.killSwitch ?? null) as KillSwitchView | null;
+    },
+    async reloadPolicy() {
+      const body = await request('POST', '/v1/policy/reload');
+      if (!isRecord(body) || typeof body.digest !== 'string') throw invalid('POST', '/v1/policy/reload', 'something other than { ok, changed, digest, files }');
+      return { changed: body.changed === true, digest: body.digest, files: Array.isArray(body.files) ? (body.files as string[]) : [] };
+    },
+    getApproval: (id) => approval('GET', `/v1/approvals/${encodeURIComponent(id)}`),
+    vote: (id, decision, payload) => approval('POST', `/v1/approvals/${encodeURIComponent(id)}/${decision}`, payload),
     async list(filter: MissionFilter): Promise<MissionPage> {
       const query = new URLSearchParams();
       if (filter.project !== undefined) query.set('project', filter.project);

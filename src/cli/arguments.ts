@@ -27,3 +27,17 @@ export function httpUrl(value: string): string {
   if (url.username !== '' || url.password !== '') throw new InvalidArgumentError('expected a URL without a user name or password');
   return value;
 }
+
+const DURATION_UNITS: Readonly<Record<string, number>> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/**
+ * A commander argument parser for a duration such as `90m`, `12h` or `30d` (minutes, hours, days),
+ * returned in ms; anything else is a usage error.
+ */
+export function durationMs(value: string): number {
+  const match = /^(\d{1,6})([mhd])$/.exec(value.trim());
+  const amount = match === null ? Number.NaN : Number(match[1]);
+  const unit = match?.[2] === undefined ? undefined : DURATION_UNITS[match[2]];
+  if (unit === undefined || !(amount > 0)) throw new InvalidArgumentError('expected a duration such as 90m, 12h or 30d');
+  return amount * unit;
+}

@@ -22,6 +22,11 @@ export interface CliContext {
   readonly debug: boolean;
   /** The current time, ms since the Unix epoch (ages in tables). */
   now(): number;
+  /**
+   * The API token of the `missions` and `approvals` commands when `--token` is not given
+   * (`INTERLOCK_TOKEN`, read by `main.ts`); absent when unset.
+   */
+  readonly apiToken?: string;
   /** Asks a yes/no question at the terminal; absent when standard input is not a terminal. */
   readonly confirm?: (question: string) => Promise<boolean>;
 }

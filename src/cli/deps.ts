@@ -1,6 +1,8 @@
 import type { InterlockConfig } from '../config/index.js';
+import type { KillSwitch } from '../core/guards/kill-switch.js';
 import type { DemoOptions, DemoReport } from '../server/demo.js';
-import type { MissionFilter } from '../core/ports.js';
+import type { ApprovalRequest, ApprovalStatus, VoteDecision } from '../core/approvals/approval.js';
+import type { ApprovalAction, IdentityStore, MissionFilter } from '../core/ports.js';
 import type { Mission, MissionDetail } from '../core/missions/mission.js';
 
 /**
@@ -8,8 +10,8 @@ import type { Mission, MissionDetail } from '../core/missions/mission.js';
  * server, a database or a network. `createDefaultDeps()` in `wiring.ts` builds the real ones.
  */
 export interface CliDeps extends ServerMain {
-  /** A client of a running server's HTTP API, for the `missions` commands. */
-  createApiClient(options: ApiClientOptions): MissionsApi;
+  /** A client of a running server's HTTP API, for the `missions` and `approvals` commands. */
+  createApiClient(options: ApiClientOptions): InterlockApi;
 }
 
 /**
@@ -38,6 +40,17 @@ export interface ServerMain {
    * and asking `confirm` for approvals when given; resolves with the closing table.
    */
   demo(options: DemoOptions): Promise<DemoReport>;
+  /**
+   * Opens the database (migrating it first) and returns the identity store on it, for the
+   * `principals` and `tokens` commands, which work without a running server (to create the first
+   * admin). Close it when done. Rejects like `migrate`.
+   */
+  openIdentity(config: InterlockConfig): Promise<IdentityAdmin>;
+}
+
+/** The identity store on an open database; `close()` lets go of the database. */
+export interface IdentityAdmin extends IdentityStore {
+  close(): Promise<void>;
 }
 
 /** What `migrate` did. */
@@ -71,6 +84,66 @@ export interface ApiClientOptions {
   readonly baseUrl: string;
   /** Time allowed for each request, response body included, ms. */
   readonly timeoutMs: number;
+  /** API token sent as `Authorization: Bearer <token>`; without one the server answers `AUTH_REQUIRED`. */
+  readonly token?: string;
+}
+
+/** Every endpoint group of the HTTP API the CLI uses. */
+export interface InterlockApi extends MissionsApi, ApprovalsApi, GovernanceApi {}
+
+/** A kill switch as the API shows it (times in ms since the epoch). */
+export type KillSwitchView = KillSwitch;
+
+/**
+ * The admin endpoints of the governance kernel: kill switches and policy reload. Every method rejects
+ * with an `ApiError` (`FORBIDDEN` without the admin role; `POLICY_INVALID` for a rejected reload).
+ */
+export interface GovernanceApi {
+  listKillSwitches(): Promise<KillSwitchView[]>;
+  engageKillSwitch(scope: string, reason: string): Promise<KillSwitchView>;
+  /** Null when the switch was not engaged. */
+  releaseKillSwitch(scope: string): Promise<KillSwitchView | null>;
+  reloadPolicy(): Promise<{ changed: boolean; digest: string; files: string[] }>;
+}
+
+/** An action of an approval request as the API shows it: the exact call and, when a tool can compute one, a diff. */
+export interface ApprovalActionView extends ApprovalAction {
+  /** What the action would change; null today (no tool computes a diff yet). */
+  readonly diff: string | null;
+}
+
+/** An approval request as `GET /v1/approvals/:id` answers it. */
+export interface ApprovalView extends Omit<ApprovalRequest, 'votes'> {
+  /** Risk summary in a sentence or two. */
+  readonly summary: string;
+  readonly actions: readonly ApprovalActionView[];
+  /** Approve votes so far. */
+  readonly approvals: number;
+  readonly votes: ReadonlyArray<{ readonly principal: string; readonly decision: VoteDecision; readonly comment: string | null; readonly at: number }>;
+}
+
+/** Filters of `GET /v1/approvals`. */
+export interface ApprovalListFilter {
+  readonly status?: ApprovalStatus;
+  readonly project?: string;
+  readonly mission?: string;
+  readonly limit?: number;
+}
+
+/**
+ * The approval endpoints of the HTTP API (`/v1/approvals`). Every method rejects with an `ApiError`
+ * like {@link MissionsApi}'s.
+ */
+export interface ApprovalsApi {
+  /** `GET /v1/approvals?status&project&mission&limit`: newest first. */
+  listApprovals(filter: ApprovalListFilter): Promise<ApprovalView[]>;
+  /** `GET /v1/approvals/:id`. The server answers `APPROVAL_NOT_FOUND` for an unknown ID. */
+  getApproval(id: string): Promise<ApprovalView>;
+  /**
+   * `POST /v1/approvals/:id/approve` or `/deny` with the `actionHash` the voter reviewed. The server
+   * answers the voting refusals (`APPROVAL_SELF_APPROVAL`, `APPROVAL_HASH_MISMATCH`, ...).
+   */
+  vote(id: string, decision: VoteDecision, body: { readonly actionHash: string; readonly comment?: string }): Promise<ApprovalView>;
 }
 
 /**

@@ -13,7 +13,8 @@ const EXIT_GRACE_MS = 1000;
  * The `interlock` command: runs the CLI on `argv` (as `process.argv`: node, script, arguments)
  * with the real process (stdout, stderr, environment, working directory) and dependencies, and
  * returns the exit code: 0 success, 1 failure, 2 usage error. Stack traces are printed only when
- * `INTERLOCK_DEBUG=1`. This is the one place the CLI reads `process.env`.
+ * `INTERLOCK_DEBUG=1`; `INTERLOCK_TOKEN` is the API token of the `missions` and `approvals`
+ * commands. This is the one place the CLI reads `process.env`.
  *
  * Stdout carries only results (tables, JSON, and the server's JSON log lines): whatever a library
  * writes through `console` (DBOS prints "Running DBOS system database migrations...") goes to stderr.
@@ -33,6 +34,7 @@ export async function run(argv: string[]): Promise<number> {
     cwd: process.cwd(),
     deps: createDefaultDeps(),
     debug: process.env.INTERLOCK_DEBUG === '1',
+    ...(process.env.INTERLOCK_TOKEN === undefined || process.env.INTERLOCK_TOKEN === '' ? {} : { apiToken: process.env.INTERLOCK_TOKEN }),
     now: () => Date.now(),
     ...(process.stdin.isTTY ? { confirm: askAtTerminal } : {}),
   });

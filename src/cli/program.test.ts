@@ -33,6 +33,7 @@ function testContext(cwd: string, env: Record<string, string> = {}, overrides: P
       configs.push(config);
       return Promise.resolve({ ok: true, checks: [{ name: 'database reachable', status: 'ok', detail: 'PostgreSQL 17.6' }] });
     },
+    openIdentity: () => Promise.reject(new Error('openIdentity is not used by these tests')),
     createApiClient,
     ...overrides,
   };
@@ -58,7 +59,7 @@ describe('usage', () => {
     expect(stdout).toEqual([version]);
   });
 
-  it.each(['', 'serve', 'db', 'db migrate', 'doctor', 'config', 'config print', 'missions', 'missions list', 'missions show', 'missions cancel'])(
+  it.each(['', 'serve', 'db', 'db migrate', 'doctor', 'config', 'config print', 'missions', 'missions list', 'missions show', 'missions cancel', 'approvals', 'approvals list', 'approvals show', 'approvals approve', 'approvals deny', 'principals', 'principals create', 'principals list', 'tokens', 'tokens create', 'tokens revoke', 'tokens list'])(
     'prints help for "interlock %s --help" and exits 0',
     async (command) => {
       const { ctx, stdout, stderr } = testContext(cwd);

@@ -2,12 +2,17 @@ import { createRequire } from 'node:module';
 import { Command, CommanderError, Option } from 'commander';
 import { formatConfigIssue, LOG_LEVELS } from '../config/index.js';
 import { ConfigError, InterlockError, type Issue } from '../core/errors.js';
+import { registerApprovalsCommand } from './commands/approvals.js';
 import { registerConfigCommand } from './commands/config.js';
 import { registerDbCommand } from './commands/db.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerDoctorCommand } from './commands/doctor.js';
+import { registerKillSwitchCommand } from './commands/kill-switch.js';
 import { registerMissionsCommand } from './commands/missions.js';
+import { registerPolicyCommand } from './commands/policy.js';
+import { registerPrincipalsCommand } from './commands/principals.js';
 import { registerServeCommand } from './commands/serve.js';
+import { registerTokensCommand } from './commands/tokens.js';
 import { CliError, type CliContext } from './context.js';
 
 /** Exit code of a failed command. */
@@ -45,8 +50,13 @@ export function createProgram(ctx: CliContext): Command {
   registerDemoCommand(program, ctx);
   registerDbCommand(program, ctx);
   registerDoctorCommand(program, ctx);
+  registerKillSwitchCommand(program, ctx);
   registerConfigCommand(program, ctx);
   registerMissionsCommand(program, ctx);
+  registerPolicyCommand(program, ctx);
+  registerApprovalsCommand(program, ctx);
+  registerPrincipalsCommand(program, ctx);
+  registerTokensCommand(program, ctx);
   return program;
 }
 

@@ -3,9 +3,9 @@ import { createApiClient } from './api-client.js';
 import type { CliDeps, ServerMain } from './deps.js';
 
 /**
- * The real CLI dependencies: `serve`, `migrate` and `doctor` from `src/server/main.ts`, imported
- * on first use (so `--help`, `config print` and `missions` never load the server, the engine or
- * PostgreSQL), and the HTTP {@link createApiClient}.
+ * The real CLI dependencies: `serve`, `migrate`, `doctor` and `openIdentity` from
+ * `src/server/main.ts`, imported on first use (so `--help`, `config print`, `missions` and
+ * `approvals` never load the server, the engine or PostgreSQL), and the HTTP {@link createApiClient}.
  * When the server module cannot be loaded, the call rejects with `INTERNAL` naming the reason.
  */
 export function createDefaultDeps(): CliDeps {
@@ -16,15 +16,16 @@ export function createDefaultDeps(): CliDeps {
     migrate: async (config) => (await load()).migrate(config),
     doctor: async (config) => (await load()).doctor(config),
     demo: async (options) => (await load()).demo(options),
+    openIdentity: async (config) => (await load()).openIdentity(config),
     createApiClient,
   };
 }
 
 async function importServerMain(): Promise<ServerMain> {
   try {
-    const [{ serve, migrate, doctor }, { runDemo }] = await Promise.all([import('../server/main.js'), import('../server/demo.js')]);
+    const [{ serve, migrate, doctor, openIdentity }, { runDemo }] = await Promise.all([import('../server/main.js'), import('../server/demo.js')]);
     // `satisfies` keeps src/server/main.ts and the ServerMain contract in deps.ts in agreement at compile time.
-    return { serve, migrate, doctor, demo: runDemo } satisfies ServerMain;
+    return { serve, migrate, doctor, demo: runDemo, openIdentity } satisfies ServerMain;
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new InternalError(`the server module (server/main.js) could not be loaded (${reason}); reinstall Interlock or run \`npm run build\``, { cause: error });

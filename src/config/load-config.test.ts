@@ -41,8 +41,14 @@ describe('loadConfig defaults', () => {
       dataDir: join(cwd, '.interlock'),
       database: { poolSize: 10, embedded: { dataDir: join(cwd, '.interlock', 'postgres') } },
       server: { host: '127.0.0.1', port: 7411, bodyLimitBytes: 1_048_576 },
-      engine: { workflowVersion: 'mission-v1', concurrency: 20, heartbeatMs: 2000, leaseMs: 15_000, approvalTimeoutMs: 604_800_000, reconcileIntervalMs: 10_000 },
+      engine: { workflowVersion: 'mission-v1', concurrency: 20, heartbeatMs: 2000, leaseMs: 15_000, approvalTimeoutMs: 604_800_000, reconcileIntervalMs: 10_000, shadowProjects: [] },
       review: { defaults: SHIPPED_DEFAULT_EFFECTS },
+      policy: {},
+      autonomy: { default: 'auto', rules: [] },
+      guards: {
+        circuitBreaker: { maxActions: 3, windowMs: 600_000, freezeMs: 3_600_000 },
+        rateLimits: { perAgent: { max: 60, windowMs: 60_000 }, perTarget: { max: 20, windowMs: 60_000 } },
+      },
       log: { level: 'info' },
       connectors: { builtin: { enabled: true }, files: { enabled: false, root: join(cwd, '.interlock', 'files') } },
     });

@@ -85,7 +85,7 @@ const CONFIG_FLAGS = {
 } as const satisfies Record<Exclude<keyof ConfigFlags, 'config'>, Setting & { flag: string }>;
 
 /** Keys holding filesystem paths: resolved against the file's directory when a file sets them. */
-const PATH_KEYS: ReadonlyArray<readonly string[]> = [['dataDir'], ['database', 'embedded', 'dataDir'], ['connectors', 'files', 'root']];
+const PATH_KEYS: ReadonlyArray<readonly string[]> = [['dataDir'], ['database', 'embedded', 'dataDir'], ['connectors', 'files', 'root'], ['policy', 'dir']];
 
 /** The file read when neither `--config` nor `INTERLOCK_CONFIG` names one, if it exists. */
 const DEFAULT_CONFIG_FILE = 'interlock.yaml';
@@ -147,6 +147,7 @@ export function loadConfig(options: LoadConfigOptions): InterlockConfig {
     dataDir,
     database: { ...config.database, embedded: { ...config.database.embedded, dataDir: resolve(cwd, config.database.embedded.dataDir) } },
     connectors: { ...config.connectors, files: { ...config.connectors.files, root: resolve(cwd, config.connectors.files.root) } },
+    policy: config.policy.dir === undefined ? config.policy : { ...config.policy, dir: resolve(cwd, config.policy.dir) },
   });
 }
 

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { BuiltinConfigSchema } from '../connectors/builtin/index.js';
 import { FilesConfigSchema } from '../connectors/files/index.js';
+import { AUTONOMY_LEVELS } from '../core/guards/autonomy.js';
 import { EFFECTS, SHIPPED_DEFAULT_EFFECTS } from '../core/review/decision.js';
 import { RISK_CLASSES, type RiskClass } from '../core/tools/tool.js';
 
@@ -60,6 +61,8 @@ const EngineConfigSchema = z
     approvalTimeoutMs: z.int().min(1).default(7 * 24 * 60 * 60 * 1000).describe('How long a mission waits for an approval before it escalates, ms.'),
     reconcileIntervalMs: z.int().min(1).max(MAX_TIMER_MS).default(10_000)
       .describe('Interval between sweeps for missions whose workflow never started, ms.'),
+    shadowProjects: z.array(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'a project slug')).default([])
+      .describe('Projects whose missions run in shadow mode: reviewed and recorded, never executed.'),
   })
   .strict()
   .superRefine((engine, ctx) => {
@@ -84,6 +87,44 @@ const ReviewConfigSchema = z
       .strict()
       .prefault({})
       .describe('Effect per risk class when no policy rule matches.'),
+  })
+  .strict();
+
+/** Policy-as-code: the directory of policy documents (docs/policy.md). */
+const PolicyConfigSchema = z
+  .object({
+    dir: z.string().min(1).optional().describe('Directory of policy documents (*.yaml). Unset: only review.defaults apply.'),
+  })
+  .strict();
+
+/** Autonomy levels (the trust ladder) per tool, risk class and service tier. */
+const AutonomyConfigSchema = z
+  .object({
+    default: z.enum(AUTONOMY_LEVELS).default('auto').describe('Level when no rule matches.'),
+    rules: z.array(z.object({
+      tool: z.string().min(1).optional(),
+      risk: z.enum(RISK_CLASSES).optional(),
+      tier: z.string().min(1).optional(),
+      level: z.enum(AUTONOMY_LEVELS),
+    }).strict()).default([]).describe('Rules; the lowest level among the matching ones applies.'),
+  })
+  .strict();
+
+const rateLimit = (max: number, windowMs: number) =>
+  z.object({ max: z.int().min(1), windowMs: z.int().min(1).max(MAX_TIMER_MS) }).strict().nullable().default({ max, windowMs });
+
+/** Guards: circuit breaker and rate limits on writes. Times in ms. */
+const GuardsConfigSchema = z
+  .object({
+    circuitBreaker: z.object({
+      maxActions: z.int().min(2).default(3).describe('Writes of one tool on one target within windowMs, with the observed state unchanged, that freeze it.'),
+      windowMs: z.int().min(1).max(MAX_TIMER_MS).default(10 * 60_000),
+      freezeMs: z.int().min(1).default(60 * 60_000).describe('How long a tripped action stays frozen, ms.'),
+    }).strict().prefault({}),
+    rateLimits: z.object({
+      perAgent: rateLimit(60, 60_000).describe('Writes per agent per window; null for none.'),
+      perTarget: rateLimit(20, 60_000).describe('Writes per target per window; null for none.'),
+    }).strict().prefault({}),
   })
   .strict();
 
@@ -113,6 +154,9 @@ const InterlockConfigObjectSchema = z
     server: ServerConfigSchema.prefault({}),
     engine: EngineConfigSchema.prefault({}),
     review: ReviewConfigSchema.prefault({}),
+    policy: PolicyConfigSchema.prefault({}),
+    autonomy: AutonomyConfigSchema.prefault({}),
+    guards: GuardsConfigSchema.prefault({}),
     log: LogConfigSchema.prefault({}),
     connectors: ConnectorsConfigSchema.prefault({}),
   })

@@ -7,7 +7,7 @@
  */
 
 /** Whose fault an error is; decides the HTTP status family and whether retrying can help. */
-export type ErrorKind = 'config' | 'input' | 'not_found' | 'conflict' | 'connector' | 'unavailable' | 'internal';
+export type ErrorKind = 'config' | 'input' | 'unauthenticated' | 'forbidden' | 'not_found' | 'conflict' | 'connector' | 'unavailable' | 'internal';
 
 /** One registered error code: its kind, its HTTP status and a one-line summary for the docs. */
 export interface ErrorCodeInfo {
@@ -24,6 +24,8 @@ export interface ErrorCodeInfo {
 export const ERROR_CODES = {
   CONFIG_INVALID: { kind: 'config', status: 500, summary: 'The configuration (file, environment or flags) failed validation.' },
   CONFIG_FILE_UNREADABLE: { kind: 'config', status: 500, summary: 'A configuration file could not be read or parsed as YAML.' },
+  POLICY_INVALID: { kind: 'config', status: 500, summary: 'A policy set failed validation; every problem is listed with file, line and column. The previous set stays in force.' },
+  POLICY_UNREADABLE: { kind: 'config', status: 500, summary: 'A policy directory or file could not be read.' },
   INPUT_INVALID: { kind: 'input', status: 400, summary: 'A request body, query or argument failed validation; details name each field.' },
   BODY_TOO_LARGE: { kind: 'input', status: 413, summary: 'The request body is larger than server.bodyLimitBytes.' },
   MEDIA_TYPE_UNSUPPORTED: { kind: 'input', status: 415, summary: 'The request body is not application/json.' },
@@ -45,6 +47,24 @@ export const ERROR_CODES = {
   API_UNREACHABLE: { kind: 'unavailable', status: 503, summary: 'The CLI could not connect to the HTTP API at its URL; is `interlock serve` running there?' },
   API_TIMEOUT: { kind: 'unavailable', status: 504, summary: "The HTTP API did not answer the CLI's request within --timeout ms." },
   API_RESPONSE_INVALID: { kind: 'connector', status: 502, summary: 'The HTTP API answered the CLI with something it cannot use: not JSON, an unexpected shape, or an error without an error body.' },
+  AUTH_REQUIRED: { kind: 'unauthenticated', status: 401, summary: 'The request carries no API token; send Authorization: Bearer il_...' },
+  AUTH_TOKEN_INVALID: { kind: 'unauthenticated', status: 401, summary: 'The API token is malformed or unknown.' },
+  AUTH_TOKEN_REVOKED: { kind: 'unauthenticated', status: 401, summary: 'The API token was revoked; create a new one.' },
+  AUTH_TOKEN_EXPIRED: { kind: 'unauthenticated', status: 401, summary: 'The API token has expired; create a new one.' },
+  FORBIDDEN: { kind: 'forbidden', status: 403, summary: 'The principal lacks the permission in the project; details name both.' },
+  PRINCIPAL_NOT_FOUND: { kind: 'not_found', status: 404, summary: 'No principal has the given name or ID.' },
+  PRINCIPAL_NAME_TAKEN: { kind: 'conflict', status: 409, summary: 'A principal with that name already exists; names are unique.' },
+  TOKEN_NOT_FOUND: { kind: 'not_found', status: 404, summary: 'No API token has the given ID.' },
+  APPROVAL_NOT_FOUND: { kind: 'not_found', status: 404, summary: 'No approval request has the given ID.' },
+  APPROVAL_NOT_PENDING: { kind: 'conflict', status: 409, summary: 'The approval request is already granted, denied or consumed; it takes no more votes.' },
+  APPROVAL_EXPIRED: { kind: 'conflict', status: 409, summary: 'The approval request expired before it was decided or used.' },
+  APPROVAL_AGENT_VOTE: { kind: 'forbidden', status: 403, summary: 'Agents never vote on approvals, whatever their roles.' },
+  APPROVAL_SELF_APPROVAL: { kind: 'forbidden', status: 403, summary: "The requester of a mission cannot vote on its own approval request." },
+  APPROVAL_GROUP_REQUIRED: { kind: 'forbidden', status: 403, summary: 'Only members of the required approver groups may vote on this request.' },
+  APPROVAL_ALREADY_VOTED: { kind: 'conflict', status: 409, summary: 'The principal has already voted on this approval request.' },
+  APPROVAL_HASH_MISMATCH: { kind: 'conflict', status: 409, summary: "The action hash presented differs from the request's: the actions changed or the vote is for other actions." },
+  APPROVAL_NOT_GRANTED: { kind: 'conflict', status: 409, summary: 'The engine tried to use an approval that is not granted (pending or denied).' },
+  APPROVAL_ALREADY_CONSUMED: { kind: 'conflict', status: 409, summary: 'The approval was already used once; approvals are single use.' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 /** A registered error code. */
@@ -138,6 +158,20 @@ export class ConnectorError extends InterlockError {
     this.systemStatus = options.status;
     this.retryable = options.retryable;
     this.outcomeUnknown = options.outcomeUnknown ?? false;
+  }
+}
+
+/** The 401 and 403 codes: who the caller is could not be established, or it may not do this. */
+export type AccessErrorCode = 'AUTH_REQUIRED' | 'AUTH_TOKEN_INVALID' | 'AUTH_TOKEN_REVOKED' | 'AUTH_TOKEN_EXPIRED' | 'FORBIDDEN' | 'APPROVAL_AGENT_VOTE' | 'APPROVAL_SELF_APPROVAL' | 'APPROVAL_GROUP_REQUIRED';
+
+/**
+ * The caller is not authenticated (401: no token, a malformed, unknown, revoked or expired token) or
+ * not allowed (403: a permission it lacks in a project, or an approval rule). `details` name the
+ * permission, the project and the principal, never a token.
+ */
+export class AccessError extends InterlockError {
+  constructor(code: AccessErrorCode, message: string, options: InterlockErrorOptions = {}) {
+    super(code, message, options);
   }
 }
 

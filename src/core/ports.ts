@@ -1,6 +1,11 @@
-import type { Escalation, Mission, MissionDetail, MissionRequest, MissionStep, StepError, StepPhase, StepStatus } from './missions/mission.js';
+import type { WaitReason, Escalation, Mission, MissionDetail, MissionRequest, MissionStep, StepError, StepPhase, StepStatus } from './missions/mission.js';
 import type { Outcome, Stage } from './missions/stages.js';
-import type { ApprovalRequirement, PolicyTarget } from './policy/policy.js';
+import type { ActionRecord } from './guards/breaker.js';
+import type { KillSwitch } from './guards/kill-switch.js';
+import type { ApprovalBinding, ApprovalRequest, ApprovalStatus, VoteInput } from './approvals/approval.js';
+import type { Principal, PrincipalKind, Role } from './identity/identity.js';
+import type { ApiToken } from './identity/tokens.js';
+import type { ApprovalRequirement } from './policy/policy.js';
 import type { Decision, DecisionReason } from './review/decision.js';
 import type { RiskClass } from './tools/tool.js';
 
@@ -54,7 +59,7 @@ export interface StepPatch {
 
 /** A change to a mission row that goes with a stage transition or a wait. */
 export interface MissionPatch {
-  readonly waitingFor?: 'approval' | null;
+  readonly waitingFor?: WaitReason | null;
   readonly decision?: Decision;
   readonly escalation?: Escalation;
   readonly outcome?: Outcome;
@@ -125,6 +130,16 @@ export interface WorkerRegistry {
   list(): Promise<WorkerRecord[]>;
 }
 
+/**
+ * Who asks, as authentication established it. When given, it overrides the request's `requester`
+ * (and `agent`, which is the caller's name for an agent and unset otherwise): a body cannot claim to
+ * be someone else.
+ */
+export interface Caller {
+  readonly name: string;
+  readonly kind: 'human' | 'agent' | 'service';
+}
+
 /** Health of the mission engine as `/readyz` and `interlock doctor` report it. */
 export interface EngineHealth {
   /** True when the engine takes and runs missions. */
@@ -147,7 +162,7 @@ export interface MissionService {
    * mission and enqueues its workflow durably before returning. Throws `INPUT_INVALID`,
    * `TOOL_UNKNOWN` or `TOOL_ARGS_INVALID` (with every issue) and `IDEMPOTENCY_KEY_REUSED`.
    */
-  create(request: unknown): Promise<{ mission: MissionDetail; created: boolean }>;
+  create(request: unknown, caller?: Caller): Promise<{ mission: MissionDetail; created: boolean }>;
   /** The mission with steps and history. Throws `MISSION_NOT_FOUND`. */
   get(id: string): Promise<MissionDetail>;
   list(filter: MissionFilter): Promise<Mission[]>;
@@ -159,33 +174,18 @@ export interface MissionService {
   health(): Promise<EngineHealth>;
 }
 
-/** One action an approval covers: the step, the tool, its exact arguments and its target. */
-export interface ApprovalAction {
-  readonly stepId: string;
-  readonly tool: string;
-  readonly args: Readonly<Record<string, unknown>>;
-  readonly target: PolicyTarget;
-}
+// The approval binding types live with the approval rules; the engine imports them from here.
+export type { ApprovalAction, ApprovalBinding, ApprovalOutcome } from './approvals/approval.js';
 
-/**
- * What an approval is bound to: the mission, the exact actions and the policy set that required the
- * approval. Its hash is the SHA-256 of the RFC 8785 canonical JSON of this object; an action whose
- * hash differs (edited, replayed elsewhere, decided under another policy) is refused.
- */
-export interface ApprovalBinding {
-  readonly missionId: string;
-  readonly project: string;
-  readonly actions: readonly ApprovalAction[];
-  readonly policyDigest: string;
-}
-
-/** A review decision reached by the approvals module for a mission (quorum met, denied, or expired). */
-export interface ApprovalOutcome {
-  readonly approvalId: string;
-  readonly approved: boolean;
-  /** Who decided: the approvers' names, or `expiry`. */
-  readonly by: string;
-  readonly comment?: string;
+/** What the engine asks the approvals module for: the bound actions, who asked, what to gather and why. */
+export interface ApprovalRequestInput {
+  readonly binding: ApprovalBinding;
+  readonly requester: string;
+  readonly requirement: ApprovalRequirement;
+  readonly reasons: readonly DecisionReason[];
+  readonly risk: RiskClass;
+  /** ms since the Unix epoch. */
+  readonly now: number;
 }
 
 /**
@@ -196,14 +196,109 @@ export interface ApprovalOutcome {
  * same binding hash, only while granted and unexpired.
  */
 export interface ApprovalGate {
-  request(input: {
-    readonly binding: ApprovalBinding;
-    readonly requester: string;
-    readonly requirement: ApprovalRequirement;
-    readonly reasons: readonly DecisionReason[];
-    readonly risk: RiskClass;
-    /** ms since the Unix epoch. */
-    readonly now: number;
-  }): Promise<{ readonly approvalId: string; readonly actionHash: string }>;
-  consume(approvalId: string, binding: ApprovalBinding, now: number): Promise<{ readonly ok: true } | { readonly ok: false; readonly reason: string }>;
+  /**
+   * Opens a pending request expiring `requirement.expiresInMs` after `now`, or returns the request
+   * already open for the same mission and binding hash, whatever its `status` (a replayed step gets
+   * the same request; a request already decided was already delivered, and is not delivered again).
+   */
+  request(input: ApprovalRequestInput): Promise<{ readonly approvalId: string; readonly actionHash: string; readonly status: ApprovalStatus }>;
+  /**
+   * Uses a granted approval once: atomically flips it `granted` → `consumed` only when `binding`
+   * hashes to the approved hash and `now` (ms) is before its expiry, so two consumers can never both
+   * win. Otherwise a refusal value (never an exception for these): `code` is `APPROVAL_NOT_FOUND`,
+   * `APPROVAL_NOT_GRANTED` (pending or denied), `APPROVAL_ALREADY_CONSUMED`, `APPROVAL_EXPIRED` or
+   * `APPROVAL_HASH_MISMATCH` (the actions or the policy changed after approval), with a sentence.
+   */
+  consume(approvalId: string, binding: ApprovalBinding, now: number): Promise<{ readonly ok: true } | { readonly ok: false; readonly reason: string; readonly code: ConsumeRefusalCode }>;
+}
+
+/** Why {@link ApprovalGate.consume} refused; each is a registered error code (docs/errors.md). */
+export type ConsumeRefusalCode = 'APPROVAL_NOT_FOUND' | 'APPROVAL_NOT_GRANTED' | 'APPROVAL_ALREADY_CONSUMED' | 'APPROVAL_EXPIRED' | 'APPROVAL_HASH_MISMATCH';
+
+/**
+ * Resolves an API token to its principal (PostgreSQL in `src/store`). The server calls it for every
+ * request except the operations endpoints.
+ */
+export interface Authenticator {
+  /**
+   * The principal `token` authenticates at `now` (ms since the epoch); records the use (to the
+   * minute). Throws `AUTH_TOKEN_INVALID` (malformed, unknown), `AUTH_TOKEN_REVOKED` or
+   * `AUTH_TOKEN_EXPIRED`.
+   */
+  authenticate(token: string, now: number): Promise<Principal>;
+}
+
+/** A principal to create. */
+export interface NewPrincipal {
+  readonly name: string;
+  readonly kind: PrincipalKind;
+  readonly groups: readonly string[];
+  readonly roles: Readonly<Record<string, readonly Role[]>>;
+}
+
+/**
+ * Principals and API tokens (PostgreSQL in `src/store`); the `principals` and `tokens` CLI commands
+ * use it directly on the database, so the first admin can be created before any token exists.
+ */
+export interface IdentityStore extends Authenticator {
+  /** Throws `INPUT_INVALID` (each bad field named) or `PRINCIPAL_NAME_TAKEN`. */
+  createPrincipal(principal: NewPrincipal, now: number): Promise<Principal>;
+  /** The principal named `name`, or undefined. */
+  findPrincipal(name: string): Promise<Principal | undefined>;
+  /** Every principal, by name. */
+  listPrincipals(): Promise<Principal[]>;
+  /**
+   * Creates a token for the principal named `principal`, expiring at `expiresAt` (ms, or null for
+   * never). Returns the record and the token text, which is stored nowhere: show it once.
+   * Throws `PRINCIPAL_NOT_FOUND`, or `INPUT_INVALID` for an expiry not after `now`.
+   */
+  createToken(input: { readonly principal: string; readonly label?: string; readonly expiresAt: number | null }, now: number): Promise<{ token: ApiToken; secret: string }>;
+  /** Revokes token `id` (revoking twice keeps the first time). Throws `TOKEN_NOT_FOUND`. */
+  revokeToken(id: string, now: number): Promise<ApiToken>;
+  /** Tokens (never their secrets), newest first; only those of principal `principal` when given. */
+  listTokens(filter?: { readonly principal?: string }): Promise<ApiToken[]>;
+}
+
+/** Filters for listing approval requests; all optional, newest first. */
+export interface ApprovalFilter {
+  readonly status?: ApprovalStatus;
+  readonly project?: string;
+  readonly missionId?: string;
+  /** At most this many. @default 50 */
+  readonly limit?: number;
+}
+
+/** The approvals module as the HTTP API uses it: list, show, and vote. */
+export interface ApprovalService {
+  /** Approval requests matching `filter`, newest first (pending ones past their expiry shown expired). */
+  list(filter: ApprovalFilter): Promise<ApprovalRequest[]>;
+  /** Throws `APPROVAL_NOT_FOUND`. */
+  get(id: string): Promise<ApprovalRequest>;
+  /**
+   * Casts `voter`'s vote (see `castVote` for the rules, in order) and returns the request after it;
+   * when the vote decides the request, its mission is told. Throws `APPROVAL_NOT_FOUND`,
+   * `APPROVAL_NOT_PENDING`, `APPROVAL_EXPIRED`, `APPROVAL_AGENT_VOTE`, `FORBIDDEN`,
+   * `APPROVAL_SELF_APPROVAL`, `APPROVAL_GROUP_REQUIRED`, `APPROVAL_ALREADY_VOTED` or
+   * `APPROVAL_HASH_MISMATCH`.
+   */
+  vote(id: string, voter: Principal, input: VoteInput): Promise<ApprovalRequest>;
+}
+
+/** Where the guards keep kill switches, executed writes and frozen actions (PostgreSQL in `src/store`). */
+export interface GuardStore {
+  /** Kill switches engaged now among `scopes`. */
+  engagedKillSwitches(scopes: readonly string[]): Promise<KillSwitch[]>;
+  /** Engages the switch of `scope` (again, if it was released). `at` is ms since the epoch. */
+  engageKillSwitch(scope: string, by: string, reason: string, at: number): Promise<KillSwitch>;
+  /** Releases the switch of `scope`; undefined when it was not engaged. */
+  releaseKillSwitch(scope: string, by: string, at: number): Promise<KillSwitch | undefined>;
+  listKillSwitches(): Promise<KillSwitch[]>;
+  /** Records an executed write; recording the same mission step twice changes nothing. */
+  recordAction(action: ActionRecord): Promise<void>;
+  /** Executed writes since `since` (ms), by tool and target, or by agent. */
+  recentActions(filter: { readonly tool?: string; readonly targetKey?: string; readonly agent?: string; readonly since: number }): Promise<ActionRecord[]>;
+  /** Freezes `tool` on `targetKey` until `until` (ms), with the reason. */
+  freeze(tool: string, targetKey: string, until: number, reason: string, at: number): Promise<void>;
+  /** The freeze in force for `tool` on `targetKey` at `now`, if any. */
+  frozen(tool: string, targetKey: string, now: number): Promise<{ until: number; reason: string } | undefined>;
 }

@@ -2,8 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { DBOS } from '@dbos-inc/dbos-sdk';
 import { InputError, InternalError, type Issue } from '../core/errors.js';
 import { MissionRequestSchema, defaultStepId, stepIdempotencyKey, type Mission, type MissionDetail, type MissionRequest, type StepSpec } from '../core/missions/mission.js';
-import type { EngineHealth, MissionFilter, MissionService, MissionStore, PlannedStep, WorkerRegistry } from '../core/ports.js';
-import type { DefaultEffects } from '../core/review/decision.js';
+import type { ApprovalRequirement, PolicyEvaluator } from '../core/policy/policy.js';
+import type { ApprovalGate, EngineHealth, GuardStore, MissionFilter, MissionService, MissionStore, PlannedStep, WorkerRegistry } from '../core/ports.js';
+import type { KillSwitch } from '../core/guards/kill-switch.js';
+import { isKillSwitchScope } from '../core/guards/kill-switch.js';
+import type { GuardSettings } from './guard-check.js';
+import type { AutonomySettings } from './review-round.js';
 import type { ToolCatalog } from '../core/tools/catalog.js';
 import { RISK_CLASSES, type RiskClass } from '../core/tools/tool.js';
 import { toIssues } from '../core/validation.js';
@@ -55,7 +59,19 @@ export interface MissionEngineOptions {
   readonly approvalTimeoutMs: number;
   /** How often to re-enqueue missions whose workflow was never started, ms. */
   readonly reconcileIntervalMs: number;
-  readonly reviewDefaults: DefaultEffects;
+  /** The policy set in force; called once per review round, so a reload applies to the next round. */
+  readonly policy: () => PolicyEvaluator;
+  /** The approvals module; without it, review decisions arrive through {@link MissionEngine.deliverReview} alone. */
+  readonly approvals?: ApprovalGate;
+  readonly guards: GuardStore;
+  readonly guardSettings: GuardSettings;
+  readonly autonomy: AutonomySettings;
+  /** Projects whose missions run in shadow mode. @default [] */
+  readonly shadowProjects?: readonly string[];
+  /** Approval requirement when policy gives none. @default quorum 1, any approver, approvalTimeoutMs */
+  readonly defaultApproval?: ApprovalRequirement;
+  /** How often a mission parked by a kill switch re-checks it, ms. @default 5000 */
+  readonly parkRecheckMs?: number;
   readonly logger: EngineLogger;
   readonly observer?: EngineObserver;
   /** Called when peers declared this worker dead; must end the process. */
@@ -78,7 +94,18 @@ export interface MissionEngine extends MissionService {
    * Delivers a review decision to a mission waiting for approval. Identity and quorum checks belong
    * to the approvals module (issue #3) that calls this; the engine only carries the decision.
    */
-  deliverReview(missionId: string, review: { approved: boolean; by: string; comment?: string }): Promise<void>;
+  deliverReview(missionId: string, review: { approved: boolean; by: string; comment?: string; approvalId?: string }): Promise<void>;
+  /**
+   * Engages the kill switch of `scope` (`global`, `project:<name>`, `agent:<name>`): no new write step
+   * starts in it; running missions park before their next write. Throws `INPUT_INVALID` for a bad scope.
+   */
+  engageKillSwitch(scope: string, by: string, reason: string): Promise<KillSwitch>;
+  /**
+   * Releases the kill switch of `scope` and wakes the missions it parked; each reviews its remaining
+   * steps again before it writes. Returns undefined when the switch was not engaged.
+   */
+  releaseKillSwitch(scope: string, by: string): Promise<KillSwitch | undefined>;
+  listKillSwitches(): Promise<KillSwitch[]>;
 }
 
 let registered: ((missionId: string) => Promise<unknown>) | undefined;
@@ -190,7 +217,10 @@ export function createMissionEngine(options: MissionEngineOptions): MissionEngin
   return {
     async start() {
       setWorkflowRuntime({
-        store, workers, catalog, workerId: options.workerId, reviewDefaults: options.reviewDefaults,
+        store, workers, catalog, workerId: options.workerId, policy: options.policy, approvals: options.approvals,
+        guards: options.guards, guardSettings: options.guardSettings, autonomy: options.autonomy, shadowProjects: options.shadowProjects ?? [],
+        defaultApproval: options.defaultApproval ?? { quorum: 1, groups: [], expiresInMs: options.approvalTimeoutMs },
+        parkRecheckMs: options.parkRecheckMs ?? 5000,
         approvalTimeoutMs: options.approvalTimeoutMs, observer: options.observer ?? {}, now,
         fenced: () => options.onFenced(), signal: stopping.signal, isTransient: options.isTransient,
       });
@@ -239,14 +269,17 @@ export function createMissionEngine(options: MissionEngineOptions): MissionEngin
       setWorkflowRuntime(undefined);
     },
 
-    async create(body) {
+    async create(body, caller) {
       requireReady();
       const parsed = MissionRequestSchema.safeParse(body);
       if (!parsed.success) {
         const issues = toIssues(parsed.error);
         throw new InputError('INPUT_INVALID', `The mission request has ${issues.length} problem(s): ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
       }
-      const request = parsed.data;
+      const { agent: _claimed, ...rest } = parsed.data;
+      const request: MissionRequest = caller === undefined
+        ? parsed.data
+        : { ...rest, requester: caller.name, ...(caller.kind === 'agent' ? { agent: caller.name } : {}) };
       const id = randomUUID();
       const { steps, risk } = plannedSteps(id, request);
       const at = now();
@@ -286,6 +319,27 @@ export function createMissionEngine(options: MissionEngineOptions): MissionEngin
       if (mission.outcome !== null) throw new InputError('MISSION_ALREADY_FINISHED', `Mission ${missionId} already ended ${mission.outcome}.`, [], { details: { id: missionId } });
       await send(missionId, { type: 'review', ...review });
     },
+
+    async engageKillSwitch(scope, by, reason) {
+      if (!isKillSwitchScope(scope)) {
+        throw new InputError('INPUT_INVALID', `"${scope}" is not a kill-switch scope; use global, project:<name> or agent:<name>.`, [{ path: 'scope', message: 'not a kill-switch scope', expected: 'global | project:<name> | agent:<name>', received: JSON.stringify(scope) }]);
+      }
+      const engaged = await options.guards.engageKillSwitch(scope, by, reason, now());
+      logger.warn({ scope, by, reason }, 'kill switch engaged');
+      return engaged;
+    },
+
+    async releaseKillSwitch(scope, by) {
+      const released = await options.guards.releaseKillSwitch(scope, by, now());
+      if (released === undefined) return undefined;
+      logger.warn({ scope, by }, 'kill switch released');
+      for (const mission of await store.listMissions({ running: true, limit: 1000 })) {
+        if (mission.waitingFor === 'kill_switch') await send(mission.id, { type: 'resume', by });
+      }
+      return released;
+    },
+
+    listKillSwitches: () => options.guards.listKillSwitches(),
   };
 }
 

@@ -2,10 +2,13 @@ import { DBOS } from '@dbos-inc/dbos-sdk';
 import { InternalError } from '../core/errors.js';
 import { stepIdempotencyKey, type Escalation, type MissionDetail, type MissionStep, type StepError } from '../core/missions/mission.js';
 import type { Outcome, Stage } from '../core/missions/stages.js';
-import type { MissionPatch, MissionStore, WorkerRegistry } from '../core/ports.js';
-import { combineDecisions, defaultDecision, type Decision, type DefaultEffects } from '../core/review/decision.js';
+import type { ApprovalRequirement, PolicyEvaluator } from '../core/policy/policy.js';
+import type { ApprovalGate, GuardStore, MissionPatch, MissionStore, WorkerRegistry } from '../core/ports.js';
+import type { Decision } from '../core/review/decision.js';
 import type { ToolCatalog } from '../core/tools/catalog.js';
 import { DEFAULT_RETRY, isWrite, type AnyToolContract } from '../core/tools/tool.js';
+import { checkGuards, type GuardSettings } from './guard-check.js';
+import { reviewRound, type AutonomySettings, type ReviewRound } from './review-round.js';
 import { attemptToolCall, toStepError, type AttemptResult } from './tool-call.js';
 
 /** Name under which the mission workflow is registered with DBOS. Never change it: recovery finds workflows by name. */
@@ -14,10 +17,15 @@ export const MISSION_WORKFLOW_NAME = 'interlock.mission';
 /** DBOS message topic for everything sent to a running mission (review decisions, cancel requests). */
 export const CONTROL_TOPIC = 'control';
 
-/** A message to a running mission, delivered durably through DBOS `send`/`recv`. */
+/**
+ * A message to a running mission, delivered durably through DBOS `send`/`recv`: a cancel request, a
+ * review decision (from the approvals module, naming the approval it decides), or a wake-up after a
+ * kill switch was released.
+ */
 export type ControlMessage =
   | { readonly type: 'cancel'; readonly by: string }
-  | { readonly type: 'review'; readonly approved: boolean; readonly by: string; readonly comment?: string };
+  | { readonly type: 'review'; readonly approved: boolean; readonly by: string; readonly comment?: string; readonly approvalId?: string }
+  | { readonly type: 'resume'; readonly by: string };
 
 /**
  * Hooks the engine calls as a mission moves. Used for metrics, progress output and, in tests, crash
@@ -29,6 +37,8 @@ export interface EngineObserver {
   stepFinished?(missionId: string, step: { stepId: string; tool: string; status: AttemptResult['status']; seconds: number }): void;
   afterStep?(missionId: string, stepId: string, phase: 'before' | 'after'): void | Promise<void>;
   missionFinished?(missionId: string, outcome: Outcome): void;
+  /** An action ran under autonomy level `auto-notify`: people are to be told. */
+  notify?(missionId: string, message: string): void;
 }
 
 /** What the mission workflow runs against; set once per process by the engine before DBOS launches. */
@@ -37,9 +47,21 @@ export interface WorkflowRuntime {
   readonly workers: WorkerRegistry;
   readonly catalog: ToolCatalog;
   readonly workerId: string;
-  readonly reviewDefaults: DefaultEffects;
-  /** How long a mission waits for a review decision before it escalates, ms. */
+  /** The policy set in force (reloadable: each review round reads it once). */
+  readonly policy: () => PolicyEvaluator;
+  /** The approvals module; without it a review decision is any `review` message (tests, demo). */
+  readonly approvals: ApprovalGate | undefined;
+  readonly guards: GuardStore;
+  readonly guardSettings: GuardSettings;
+  readonly autonomy: AutonomySettings;
+  /** How long a mission waits for a review decision when the requirement names no expiry, ms. */
   readonly approvalTimeoutMs: number;
+  /** Projects whose missions run in shadow mode. */
+  readonly shadowProjects: readonly string[];
+  /** The approval requirement when policy gives none (an autonomy level asked for approval). */
+  readonly defaultApproval: ApprovalRequirement;
+  /** How often a mission parked by a kill switch re-checks it (besides the wake-up on release), ms. */
+  readonly parkRecheckMs: number;
   readonly observer: EngineObserver;
   readonly now: () => number;
   readonly fenced: () => Promise<never>;
@@ -142,50 +164,112 @@ class MissionRun {
     await this.#transition('plan', `plan of ${planned.length} step(s) from the request: ${planned.map((s) => s.tool).join(', ')}`);
   }
 
+  /**
+   * Review: asks the policy set (and the autonomy levels) about every planned step; `deny`,
+   * `escalate`, `suggest` and shadow mode end the mission here. For `require_approval` it opens an
+   * approval request and waits for it durably; once granted it reviews again with fresh state and the
+   * policy then in force, and consumes the grant only if the exact actions are still the ones
+   * approved (otherwise a new approval is needed). Stays in stage `review` until execution may start.
+   */
   async #review(mission: MissionDetail): Promise<Decision> {
     await this.#checkCancel([]);
     const planned = mission.steps.filter((s) => s.phase === 'plan');
-    const decision = combineDecisions(planned.map((s) => defaultDecision(s.risk, this.#rt.reviewDefaults)), {
-      effect: 'allow',
-      reasons: [{ rule: 'default/empty-plan', effect: 'allow', message: 'nothing to execute' }],
-    });
-    const summary = decision.reasons.map((r) => r.message).join('; ');
-    switch (decision.effect) {
-      case 'allow':
-        await this.#transition('review', `allowed: ${summary}`, { decision });
-        return decision;
-      case 'deny':
-        await this.#transition('review', `denied: ${summary}`, { decision });
-        throw await this.#finishThrow('close', `review denied the plan: ${summary}`, 'denied');
-      case 'escalate':
-        await this.#transition('review', `escalated: ${summary}`, { decision });
-        throw await this.#escalate(`review escalated the plan: ${summary}`, null, { decision });
-      case 'require_approval':
-        await this.#transition('review', `approval required: ${summary}`, { decision, waitingFor: 'approval' });
-        return await this.#awaitApproval(decision);
+    let round = await this.#reviewRound(mission, planned, 1);
+    const summary = (r: ReviewRound): string => r.decision.reasons.map((reason) => `${reason.rule}: ${reason.message}`).join('; ');
+    const shadow = mission.request.shadow || this.#rt.shadowProjects.includes(mission.project);
+    if (shadow) {
+      await this.#transition('review', `shadow mode, decision ${round.decision.effect}: ${summary(round)}`, { decision: round.decision });
+      for (const step of planned) {
+        await DBOS.runStep(() => this.#rt.store.updateStep(this.#id, step.stepId, { status: 'skipped', result: { shadow: true, wouldRun: round.decision.effect === 'allow' || round.decision.effect === 'require_approval', decision: round.decision.effect } }), { name: `shadow:${step.stepId}`, ...storeRetry(this.#rt) });
+      }
+      throw await this.#finishThrow('close', `shadow mode: would have ${round.decision.effect === 'allow' ? 'executed' : round.decision.effect === 'require_approval' ? 'asked for approval, then executed' : `stopped (${round.decision.effect})`} ${planned.map((s) => s.tool).join(', ')}; executed nothing`, 'shadowed');
+    }
+    for (let attempt = 1; ; attempt++) {
+      switch (round.decision.effect) {
+        case 'deny':
+          await this.#transition('review', `denied: ${summary(round)}`, { decision: round.decision });
+          throw await this.#finishThrow('close', `review denied the plan: ${summary(round)}`, 'denied');
+        case 'escalate':
+          await this.#transition('review', `escalated: ${summary(round)}`, { decision: round.decision });
+          throw await this.#escalate(`review escalated the plan: ${summary(round)}`, null, { decision: round.decision });
+        case 'allow':
+        case 'require_approval':
+          break;
+      }
+      if (round.suggest) {
+        await this.#transition('review', `autonomy level suggest: ${summary(round)}`, { decision: round.decision });
+        throw await this.#finishThrow('close', `suggested to people, not executed (autonomy level suggest): ${planned.map((s) => `${s.tool} ${JSON.stringify(s.args)}`).join('; ')}`, 'suggested');
+      }
+      if (round.decision.effect === 'allow') {
+        if (attempt === 1) await this.#transition('review', `allowed: ${summary(round)}`, { decision: round.decision });
+        else await this.#update({ decision: round.decision, waitingFor: null });
+        if (round.notify) this.#rt.observer.notify?.(this.#id, `executing under autonomy level auto-notify: ${planned.map((s) => s.tool).join(', ')}`);
+        return round.decision;
+      }
+      if (attempt > 3) throw await this.#escalate('the plan changed under review three times; a person must look', null, { decision: round.decision });
+      if (attempt === 1) await this.#transition('review', `approval required: ${summary(round)}`, { decision: round.decision, waitingFor: 'approval' });
+      else await this.#update({ decision: round.decision, waitingFor: 'approval' });
+      const approved = await this.#awaitApproval(mission, round, attempt);
+      if (this.#rt.approvals === undefined) return approved;
+      // Just before execution: fresh state, the policy now in force, and the exact actions approved.
+      const recheck = await this.#reviewRound(mission, planned, attempt + 1);
+      if (recheck.decision.effect === 'require_approval') {
+        const grant = await DBOS.runStep(() => this.#rt.approvals!.consume(approved.approvalId, recheck.binding, this.#rt.now()), { name: `approval:consume:${attempt}`, ...storeRetry(this.#rt) });
+        // A grant belongs to this mission alone; "already consumed" on a replay means this mission
+        // consumed it before a crash lost the checkpoint.
+        if (grant.ok || grant.code === 'APPROVAL_ALREADY_CONSUMED') {
+          const decision = { ...recheck.decision, reasons: [...recheck.decision.reasons, ...approved.reasons.slice(-1)] };
+          await this.#update({ decision, waitingFor: null });
+          return decision;
+        }
+        // The grant no longer fits (the actions, the policy or the state changed): approve again.
+        round = { ...recheck, decision: { ...recheck.decision, reasons: [...recheck.decision.reasons, { rule: 'review/recheck', effect: 'require_approval', message: `approval ${approved.approvalId} no longer applies: ${grant.reason}` }] } };
+        continue;
+      }
+      round = recheck;
     }
   }
 
-  /** Durable wait for a review decision; survives restarts and upgrades that keep the workflow version. */
-  async #awaitApproval(decision: Decision): Promise<Decision> {
-    const deadline = (await DBOS.now()) + this.#rt.approvalTimeoutMs;
+  async #reviewRound(mission: MissionDetail, steps: readonly MissionStep[], n: number): Promise<ReviewRound> {
+    return DBOS.runStep(async () => reviewRound({
+      mission, steps, catalog: this.#rt.catalog, policy: this.#rt.policy(), autonomy: this.#rt.autonomy,
+      defaultApproval: this.#rt.defaultApproval, now: this.#rt.now(), signal: this.#rt.signal,
+    }), { name: `review:${n}`, ...storeRetry(this.#rt) });
+  }
+
+  /**
+   * Durable wait for the decision on this round's approval; survives restarts and upgrades that keep
+   * the workflow version. With an approvals module, only a decision naming this round's approval
+   * request counts; the grant is consumed later, against the exact actions.
+   */
+  async #awaitApproval(mission: MissionDetail, round: ReviewRound, attempt: number): Promise<Decision & { approvalId: string }> {
+    const requirement = round.decision.approval;
+    const expiresInMs = requirement?.expiresInMs ?? this.#rt.approvalTimeoutMs;
+    const gate = this.#rt.approvals;
+    const approvalId = gate === undefined || requirement === null
+      ? ''
+      : (await DBOS.runStep(() => gate.request({
+          binding: round.binding, requester: mission.requester, requirement, reasons: round.decision.reasons, risk: mission.risk, now: this.#rt.now(),
+        }), { name: `approval:request:${attempt}`, ...storeRetry(this.#rt) })).approvalId;
+    const deadline = (await DBOS.now()) + expiresInMs;
     for (;;) {
       const message = await DBOS.recv<ControlMessage>(CONTROL_TOPIC, { deadlineEpochMS: deadline });
       if (message === null) {
         await this.#update({ waitingFor: null });
-        throw await this.#escalate(`no review decision within ${Math.round(this.#rt.approvalTimeoutMs / 1000)} s; the approval request expired`, null, { decision });
+        throw await this.#escalate(`no review decision within ${Math.round(expiresInMs / 1000)} s; the approval request expired`, null, { decision: round.decision, approvalId });
       }
       if (message.type === 'cancel') {
         await this.#update({ waitingFor: null });
         throw await this.#finishThrow('close', `cancelled by ${message.by} while waiting for approval`, 'cancelled');
       }
+      if (message.type !== 'review' || (gate !== undefined && message.approvalId !== approvalId)) continue;
       const reviewed: Decision = {
         effect: message.approved ? 'allow' : 'deny',
-        reasons: [...decision.reasons, { rule: 'review/person', effect: message.approved ? 'allow' : 'deny', message: `${message.approved ? 'approved' : 'rejected'} by ${message.by}${message.comment === undefined ? '' : `: ${message.comment}`}` }],
+        reasons: [...round.decision.reasons, { rule: 'review/person', effect: message.approved ? 'allow' : 'deny', message: `${message.approved ? 'approved' : 'rejected'} by ${message.by}${message.comment === undefined ? '' : `: ${message.comment}`}` }],
       };
-      await this.#update({ waitingFor: null, decision: reviewed });
+      await this.#update({ waitingFor: null, decision: { ...round.decision, ...reviewed } });
       if (!message.approved) throw await this.#finishThrow('close', `rejected by ${message.by}`, 'denied');
-      return reviewed;
+      return { ...reviewed, approvalId };
     }
   }
 
@@ -195,10 +279,18 @@ class MissionRun {
     const completed: Completed[] = [];
     for (const step of mission.steps.filter((s) => s.phase === 'plan')) {
       const tool = this.#tool(step);
-      if (isWrite(tool.risk)) await this.#checkCancel(completed);
+      let guarded: { targetKey: string; stateHash: string } | null = null;
+      if (isWrite(tool.risk)) {
+        await this.#checkCancel(completed);
+        guarded = await this.#guard(mission, step, tool, completed);
+      }
       const outcome = await this.#call(step, tool);
       if (outcome.status === 'succeeded') {
         completed.push({ step, tool, result: outcome.result });
+        if (guarded !== null) {
+          const { targetKey, stateHash } = guarded;
+          await DBOS.runStep(() => this.#rt.guards.recordAction({ missionId: this.#id, stepId: step.stepId, tool: tool.name, targetKey, agent: mission.request.agent ?? null, stateHash, at: this.#rt.now() }), { name: `action:${step.stepId}`, ...storeRetry(this.#rt) });
+        }
         continue;
       }
       const compensations = await this.#compensate(completed);
@@ -206,6 +298,58 @@ class MissionRun {
       throw await this.#escalate(`step ${step.stepId} (${step.tool}) ${what}: ${outcome.error.message}`, step.stepId, { error: outcome.error, compensations });
     }
     return completed;
+  }
+
+  /**
+   * The guards before a write: parks the mission while a kill switch covers it (and re-reviews the rest
+   * of the plan when it is released), waits out a rate limit once, and escalates on a frozen action or
+   * a tripped circuit breaker. Returns the target key and state digest to record after the write.
+   */
+  async #guard(mission: MissionDetail, step: MissionStep, tool: AnyToolContract, completed: readonly Completed[]): Promise<{ targetKey: string; stateHash: string }> {
+    let waitedForRate = false;
+    let parked = false;
+    for (let check = 1; ; check++) {
+      const verdict = await DBOS.runStep(() => checkGuards({ guards: this.#rt.guards, settings: this.#rt.guardSettings, mission, step, tool, now: this.#rt.now(), signal: this.#rt.signal }), { name: `guard:${step.stepId}:${check}`, ...storeRetry(this.#rt) });
+      switch (verdict.kind) {
+        case 'ok':
+          if (parked || waitedForRate) await this.#update({ waitingFor: null });
+          return { targetKey: verdict.targetKey, stateHash: verdict.stateHash };
+        case 'frozen': {
+          const compensations = await this.#compensate(completed);
+          throw await this.#escalate(`step ${step.stepId} (${tool.name}) is frozen: ${verdict.reason}`, step.stepId, { guard: verdict, compensations });
+        }
+        case 'rate_limit': {
+          if (waitedForRate) {
+            const compensations = await this.#compensate(completed);
+            throw await this.#escalate(`step ${step.stepId} (${tool.name}) is over the rate limit of ${verdict.scope} even after waiting`, step.stepId, { guard: verdict, compensations });
+          }
+          waitedForRate = true;
+          await this.#update({ waitingFor: 'rate_limit' });
+          await DBOS.sleep(Math.max(0, verdict.until - (await DBOS.now())));
+          break;
+        }
+        case 'kill_switch': {
+          if (!parked) await this.#update({ waitingFor: 'kill_switch' });
+          parked = true;
+          const message = await DBOS.recv<ControlMessage>(CONTROL_TOPIC, { timeoutSeconds: this.#rt.parkRecheckMs / 1000 });
+          if (message?.type === 'cancel') {
+            const compensations = await this.#compensate(completed);
+            throw await this.#finishThrow('close', `cancelled by ${message.by} while parked by a kill switch${compensations.length > 0 ? `; compensated ${compensations.length} step(s)` : ''}`, 'cancelled');
+          }
+          const still = await DBOS.runStep(async () => (await this.#rt.guards.engagedKillSwitches(verdict.scopes)).length > 0, { name: `park:${step.stepId}:${check}`, ...storeRetry(this.#rt) });
+          if (still) break;
+          // Released: the rest of the plan is reviewed again before any write.
+          const remaining = mission.steps.filter((s) => s.phase === 'plan' && !completed.some((c) => c.step.stepId === s.stepId));
+          const round = await this.#reviewRound(mission, remaining, 100 + check);
+          await this.#update({ waitingFor: null, decision: round.decision });
+          if (round.decision.effect !== 'allow' || round.suggest) {
+            const compensations = await this.#compensate(completed);
+            throw await this.#escalate(`after the kill switch was released, review of the remaining steps says ${round.suggest ? 'suggest' : round.decision.effect}: ${round.decision.reasons.map((r) => r.message).join('; ')}`, step.stepId, { decision: round.decision, compensations });
+          }
+          break;
+        }
+      }
+    }
   }
 
   async #verify(completed: readonly Completed[]): Promise<void> {

@@ -1,32 +1,38 @@
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { InputError, type Issue } from '../core/errors.js';
+import { AccessError, InputError, type Issue } from '../core/errors.js';
+import type { Principal } from '../core/identity/identity.js';
+import type { KillSwitch } from '../core/guards/kill-switch.js';
 import { MissionRequestSchema, type Mission, type MissionDetail } from '../core/missions/mission.js';
 import { isTerminalStage } from '../core/missions/stages.js';
-import type { EngineHealth, MissionFilter, MissionService } from '../core/ports.js';
+import type { ApprovalService, Authenticator, Caller, EngineHealth, MissionFilter, MissionService } from '../core/ports.js';
 import { ToolCatalog } from '../core/tools/catalog.js';
 import type { ToolContract } from '../core/tools/tool.js';
 import { toIssues } from '../core/validation.js';
 import { buildApp, type AppDeps } from './app.js';
 import { createMetrics } from './metrics.js';
+import type { GovernanceRoutesOptions } from './routes/governance.js';
 
 /** In-memory fake of the MissionService port: validates like the engine, keeps missions in a Map. */
 class FakeMissionService implements MissionService {
   readonly missions = new Map<string, MissionDetail>();
   /** Every request `create` received, exactly as passed. */
   readonly received: unknown[] = [];
+  /** Every caller `create` received. */
+  readonly callers: Caller[] = [];
   lastFilter: MissionFilter | undefined;
   failWith: Error | undefined;
   #clock = 1_700_000_000_000;
 
   constructor(private readonly catalog: ToolCatalog) {}
 
-  create(request: unknown): Promise<{ mission: MissionDetail; created: boolean }> {
+  create(request: unknown, caller?: Caller): Promise<{ mission: MissionDetail; created: boolean }> {
     this.received.push(request);
+    if (caller !== undefined) this.callers.push(caller);
     if (this.failWith !== undefined) return Promise.reject(this.failWith);
     const parsed = MissionRequestSchema.safeParse(request);
     if (!parsed.success) return Promise.reject(new InputError('INPUT_INVALID', 'invalid mission request', toIssues(parsed.error)));
@@ -42,7 +48,7 @@ class FakeMissionService implements MissionService {
       id: randomUUID(),
       title: request_.title,
       project: request_.project,
-      requester: request_.requester,
+      requester: caller?.name ?? request_.requester,
       idempotencyKey: request_.idempotencyKey ?? null,
       labels: request_.labels,
       request: request_,
@@ -118,8 +124,41 @@ const echo: ToolContract<{ text: string }, { text: string }> = {
 
 const validRequest = { title: 'Restart the checkout service', steps: [{ tool: 'demo.echo', args: { text: 'hi' } }] };
 
+/** The principals of the fake authenticator; each one's token is its name. */
+const PRINCIPALS: Readonly<Record<string, Principal>> = {
+  admin: { id: randomUUID(), kind: 'human', name: 'admin', groups: [], roles: { '*': ['admin'] } },
+  viewer: { id: randomUUID(), kind: 'human', name: 'viewer', groups: [], roles: { '*': ['viewer'] } },
+  'shop-operator': { id: randomUUID(), kind: 'human', name: 'shop-operator', groups: [], roles: { shop: ['operator'] } },
+  'triage-agent': { id: randomUUID(), kind: 'agent', name: 'triage-agent', groups: [], roles: { '*': ['operator'] } },
+};
+
+/** Fake of the Authenticator port: a token is a principal's name; `revoked-*` and `expired-*` tokens are refused as such. */
+const authenticator: Authenticator = {
+  authenticate(token) {
+    if (token.startsWith('revoked-')) return Promise.reject(new AccessError('AUTH_TOKEN_REVOKED', 'The token was revoked.'));
+    if (token.startsWith('expired-')) return Promise.reject(new AccessError('AUTH_TOKEN_EXPIRED', 'The token has expired.'));
+    const principal = PRINCIPALS[token];
+    return principal === undefined ? Promise.reject(new AccessError('AUTH_TOKEN_INVALID', 'Unknown token.')) : Promise.resolve(principal);
+  },
+};
+
+/** The approval routes are tested against the real module (test/approvals); here they find nothing. */
+const noApprovals: ApprovalService = {
+  list: () => Promise.resolve([]),
+  get: (id) => Promise.reject(new InputError('APPROVAL_NOT_FOUND', `No approval request has ID ${id}.`)),
+  vote: (id) => Promise.reject(new InputError('APPROVAL_NOT_FOUND', `No approval request has ID ${id}.`)),
+};
+
+/**
+ * The app under test, injecting as principal `as` (its token is its name; `admin` by default), or with
+ * no Authorization header when `as` is null, or with the raw `authorization` header given.
+ */
+interface TestApp {
+  inject(options: InjectOptions & { as?: string | null }): Promise<LightMyRequestResponse>;
+}
+
 interface Harness {
-  app: FastifyInstance;
+  app: TestApp;
   missions: FakeMissionService;
   deps: AppDeps;
   logs: string[];
@@ -129,6 +168,31 @@ const apps: FastifyInstance[] = [];
 afterEach(async () => {
   await Promise.all(apps.splice(0).map((app) => app.close()));
 });
+
+/** An in-memory fake of the kill switches and policy source (fakes of ports are fine in unit tests). */
+function fakeGovernance(): GovernanceRoutesOptions & { reloadResult: Awaited<ReturnType<GovernanceRoutesOptions['policy']['reload']>> } {
+  const switches = new Map<string, KillSwitch>();
+  const fake = {
+    reloadResult: { ok: true as const, changed: false, digest: 'd'.repeat(64), files: [] as string[] } as Awaited<ReturnType<GovernanceRoutesOptions['policy']['reload']>>,
+    killSwitches: {
+      engageKillSwitch: (scope: string, by: string, reason: string) => {
+        const engaged: KillSwitch = { scope, engaged: true, reason, engagedBy: by, engagedAt: 1, releasedBy: null, releasedAt: null };
+        switches.set(scope, engaged);
+        return Promise.resolve(engaged);
+      },
+      releaseKillSwitch: (scope: string, by: string) => {
+        const current = switches.get(scope);
+        if (current?.engaged !== true) return Promise.resolve(undefined);
+        const released = { ...current, engaged: false, releasedBy: by, releasedAt: 2 };
+        switches.set(scope, released);
+        return Promise.resolve(released);
+      },
+      listKillSwitches: () => Promise.resolve([...switches.values()]),
+    },
+    policy: { reload: () => Promise.resolve(fake.reloadResult) },
+  };
+  return fake;
+}
 
 async function harness(overrides: Partial<AppDeps> = {}): Promise<Harness> {
   const catalog = new ToolCatalog([echo]);
@@ -142,6 +206,9 @@ async function harness(overrides: Partial<AppDeps> = {}): Promise<Harness> {
   });
   const deps: AppDeps = {
     missions,
+    authenticator,
+    approvals: noApprovals,
+    governance: fakeGovernance(),
     catalog,
     metrics: createMetrics(),
     logger: pino({ level: 'info' }, sink),
@@ -149,8 +216,14 @@ async function harness(overrides: Partial<AppDeps> = {}): Promise<Harness> {
     ready: () => Promise.resolve({ ready: true, checks: { database: { ok: true } } }),
     ...overrides,
   };
-  const app = await buildApp(deps);
-  apps.push(app);
+  const fastify = await buildApp(deps);
+  apps.push(fastify);
+  const app: TestApp = {
+    inject({ as = 'admin', ...options }) {
+      const headers = { ...(as === null ? {} : { authorization: `Bearer ${as}` }), ...(options.headers ?? {}) };
+      return fastify.inject({ ...options, headers });
+    },
+  };
   return { app, missions, deps, logs };
 }
 
@@ -177,10 +250,10 @@ describe('POST /v1/missions', () => {
     expect(missions.missions.size).toBe(1);
   });
 
-  it('passes the body as sent to the service (no defaults applied), with the header key copied in', async () => {
+  it('passes the body as sent to the service (no defaults applied), with the header key and the caller as requester copied in', async () => {
     const { app, missions } = await harness();
     await app.inject({ method: 'POST', url: '/v1/missions', headers: { 'idempotency-key': 'k1' }, payload: validRequest });
-    expect(missions.received).toEqual([{ ...validRequest, idempotencyKey: 'k1' }]);
+    expect(missions.received).toEqual([{ ...validRequest, idempotencyKey: 'k1', requester: 'admin' }]);
   });
 
   it('refuses a header key that differs from the body key, naming the header', async () => {
@@ -482,5 +555,144 @@ describe('GET /metrics', () => {
     expect(text).toContain('interlock_queue_depth 4');
     expect(text).toContain('interlock_http_request_duration_seconds_count{method="GET",route="/v1/missions/:id",status_code="404"} 1');
     expect(text).not.toContain(id);
+  });
+});
+
+describe('authentication', () => {
+  it.each([
+    [null, undefined, 'AUTH_REQUIRED'],
+    [null, 'Basic YWRtaW46YWRtaW4=', 'AUTH_TOKEN_INVALID'],
+    ['no-such-token', undefined, 'AUTH_TOKEN_INVALID'],
+    ['revoked-admin', undefined, 'AUTH_TOKEN_REVOKED'],
+    ['expired-admin', undefined, 'AUTH_TOKEN_EXPIRED'],
+  ])('answers 401 when the token is %s (header %s): %s, with WWW-Authenticate: Bearer', async (as, authorization, code) => {
+    const { app, missions } = await harness();
+    const response = await app.inject({ method: 'POST', url: '/v1/missions', payload: validRequest, as, ...(authorization === undefined ? {} : { headers: { authorization } }) });
+    expect(response.statusCode).toBe(401);
+    expect(response.json<ErrorJson>().error.code).toBe(code);
+    expect(response.headers['www-authenticate']).toBe('Bearer realm="interlock"');
+    expect(missions.received).toHaveLength(0);
+  });
+
+  it('requires a token for every API route, unknown routes included', async () => {
+    const { app } = await harness();
+    for (const [method, url] of [['GET', '/v1/missions'], ['GET', `/v1/missions/${randomUUID()}`], ['POST', `/v1/missions/${randomUUID()}/cancel`], ['GET', '/v1/tools'], ['GET', '/v1/approvals'], ['GET', '/v1/nothing-here']] as const) {
+      const response = await app.inject({ method, url, as: null });
+      expect(response.statusCode, `${method} ${url}`).toBe(401);
+    }
+  });
+
+  it('answers /healthz, /readyz, /metrics and /openapi.json without a token', async () => {
+    const { app } = await harness();
+    for (const url of ['/healthz', '/readyz', '/metrics', '/openapi.json', '/healthz?probe=1']) {
+      expect((await app.inject({ method: 'GET', url, as: null })).statusCode, url).toBe(200);
+    }
+  });
+
+  it('documents bearer authentication in the OpenAPI document, and the public operations as needing none', async () => {
+    const { app } = await harness();
+    const doc = (await app.inject({ method: 'GET', url: '/openapi.json', as: null })).json<{
+      security: unknown;
+      components: { securitySchemes: Record<string, unknown> };
+      paths: Record<string, Record<string, { security?: unknown; responses: Record<string, unknown> }>>;
+    }>();
+    expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(doc.security).toEqual([{ bearerAuth: [] }]);
+    expect(doc.paths['/healthz']?.get?.security).toEqual([]);
+    expect(Object.keys(doc.paths['/v1/missions']?.post?.responses ?? {})).toEqual(expect.arrayContaining(['401', '403']));
+    expect(Object.keys(doc.paths['/v1/approvals/{id}/approve']?.post?.responses ?? {})).toEqual(expect.arrayContaining(['200', '401', '403', '404', '409']));
+  });
+});
+
+describe('authorization of the mission routes', () => {
+  it('refuses a viewer creating a mission with 403 FORBIDDEN naming missions:write and the project; nothing is created', async () => {
+    const { app, missions } = await harness();
+    const response = await app.inject({ method: 'POST', url: '/v1/missions', payload: validRequest, as: 'viewer' });
+    expect(response.statusCode).toBe(403);
+    const { error } = response.json<ErrorJson>();
+    expect(error.code).toBe('FORBIDDEN');
+    expect(error.details).toEqual({ permission: 'missions:write', project: 'default', principal: 'viewer' });
+    expect(error.message).toMatch(/viewer lacks missions:write in project "default" \(holds only viewer there\)/);
+    expect(missions.received).toHaveLength(0);
+  });
+
+  it('lets an operator of one project create, list and read missions there, and nowhere else', async () => {
+    const { app, missions } = await harness();
+    const inShop = await app.inject({ method: 'POST', url: '/v1/missions', payload: { ...validRequest, project: 'shop' }, as: 'shop-operator' });
+    expect(inShop.statusCode).toBe(201);
+    const shopMission = inShop.json<{ mission: MissionDetail }>().mission;
+    expect(shopMission.requester).toBe('shop-operator');
+    expect((await app.inject({ method: 'GET', url: `/v1/missions/${shopMission.id}`, as: 'shop-operator' })).statusCode).toBe(200);
+    expect((await app.inject({ method: 'GET', url: '/v1/missions?project=shop', as: 'shop-operator' })).statusCode).toBe(200);
+
+    const elsewhere = await app.inject({ method: 'POST', url: '/v1/missions', payload: validRequest, as: 'shop-operator' });
+    expect(elsewhere.statusCode).toBe(403);
+    expect(elsewhere.json<ErrorJson>().error.details).toMatchObject({ permission: 'missions:write', project: 'default' });
+    const everything = await app.inject({ method: 'GET', url: '/v1/missions', as: 'shop-operator' });
+    expect(everything.statusCode).toBe(403);
+    expect(everything.json<ErrorJson>().error.details).toMatchObject({ permission: 'missions:read', project: '*' });
+
+    const other = (await app.inject({ method: 'POST', url: '/v1/missions', payload: validRequest })).json<{ mission: MissionDetail }>().mission;
+    for (const [method, url] of [['GET', `/v1/missions/${other.id}`], ['POST', `/v1/missions/${other.id}/cancel`]] as const) {
+      const refused = await app.inject({ method, url, as: 'shop-operator' });
+      expect(refused.statusCode, `${method} ${url}`).toBe(403);
+    }
+    expect(missions.missions.get(other.id)?.cancelRequested).toBe(false);
+  });
+
+  it('records the authenticated principal as requester and passes it to the service as the caller', async () => {
+    const { app, missions } = await harness();
+    const response = await app.inject({ method: 'POST', url: '/v1/missions', payload: validRequest, as: 'triage-agent' });
+    expect(response.statusCode).toBe(201);
+    expect(response.json<{ mission: MissionDetail }>().mission.requester).toBe('triage-agent');
+    expect(missions.callers).toEqual([{ name: 'triage-agent', kind: 'agent' }]);
+    expect(missions.received).toEqual([expect.objectContaining({ requester: 'triage-agent' })]);
+    const same = await app.inject({ method: 'POST', url: '/v1/missions', payload: { ...validRequest, requester: 'triage-agent', agent: 'triage-agent' }, as: 'triage-agent' });
+    expect(same.statusCode).toBe(201);
+  });
+
+  it('refuses a body that claims another requester or agent, naming the field and the caller', async () => {
+    const { app, missions } = await harness();
+    const response = await app.inject({ method: 'POST', url: '/v1/missions', payload: { ...validRequest, requester: 'alice', agent: 'triage-agent' }, as: 'admin' });
+    expect(response.statusCode).toBe(400);
+    const body = response.json<ErrorJson>();
+    expect(body.error.code).toBe('INPUT_INVALID');
+    expect(body.error.details.issues).toEqual([
+      expect.objectContaining({ path: 'body.requester', expected: '"admin" or no requester', received: '"alice"' }),
+      expect.objectContaining({ path: 'body.agent', expected: 'no agent' }),
+    ]);
+    expect(missions.received).toHaveLength(0);
+  });
+});
+
+describe('governance routes', () => {
+  it('[GOV-KILL] lets an admin engage, list and release a kill switch, naming who did it', async () => {
+    const { app } = await harness();
+    const engaged = await app.inject({ method: 'POST', url: '/v1/kill-switches', payload: { scope: 'project:shop', reason: 'bad deploy' } });
+    expect(engaged.statusCode).toBe(200);
+    expect(engaged.json().killSwitch).toMatchObject({ scope: 'project:shop', engaged: true, engagedBy: 'admin', reason: 'bad deploy' });
+    expect((await app.inject({ method: 'GET', url: '/v1/kill-switches' })).json().killSwitches).toHaveLength(1);
+    const released = await app.inject({ method: 'POST', url: '/v1/kill-switches/release', payload: { scope: 'project:shop' } });
+    expect(released.json().killSwitch).toMatchObject({ engaged: false, releasedBy: 'admin' });
+    expect((await app.inject({ method: 'POST', url: '/v1/kill-switches/release', payload: { scope: 'project:shop' } })).json()).toEqual({ killSwitch: null });
+  });
+
+  it('refuses non-admins and malformed scopes', async () => {
+    const { app } = await harness();
+    const forbidden = await app.inject({ method: 'POST', url: '/v1/kill-switches', payload: { scope: 'global', reason: 'x' }, as: 'shop-operator' });
+    expect(forbidden.statusCode).toBe(403);
+    expect(forbidden.json().error.code).toBe('FORBIDDEN');
+    const bad = await app.inject({ method: 'POST', url: '/v1/kill-switches', payload: { scope: 'everything', reason: 'x' } });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error.details.issues[0].path).toBe('body.scope');
+  });
+
+  it('answers 422 with every problem when a policy reload is rejected, and names the set still in force', async () => {
+    const governance = fakeGovernance();
+    governance.reloadResult = { ok: false, digest: 'e'.repeat(64), error: { code: 'POLICY_INVALID', message: 'invalid policy set, 1 problem', details: { issues: [{ file: 'freeze.yaml', line: 3 }] } } };
+    const { app } = await harness({ governance });
+    const response = await app.inject({ method: 'POST', url: '/v1/policy/reload' });
+    expect(response.statusCode).toBe(422);
+    expect(response.json()).toMatchObject({ ok: false, digest: 'e'.repeat(64), error: { code: 'POLICY_INVALID' } });
   });
 });

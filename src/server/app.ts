@@ -7,10 +7,13 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
-import type { MissionService } from '../core/ports.js';
+import type { ApprovalService, Authenticator, MissionService } from '../core/ports.js';
 import type { ToolCatalog } from '../core/tools/catalog.js';
+import { addAuthentication } from './auth.js';
 import { handleError, handleNotFound, validatorCompiler } from './errors.js';
 import type { InterlockMetrics } from './metrics.js';
+import { governanceRoutes, type GovernanceRoutesOptions } from './routes/governance.js';
+import { approvalRoutes } from './routes/approvals.js';
 import { missionRoutes } from './routes/missions.js';
 import { operationsRoutes, type Readiness } from './routes/operations.js';
 import { toolRoutes } from './routes/tools.js';
@@ -56,6 +59,12 @@ function withoutUnusedComponents(transform: SwaggerTransformObject): SwaggerTran
 export interface AppDeps {
   /** Creates, lists, reads and cancels missions (the engine). */
   readonly missions: MissionService;
+  /** Resolves the API token of every request (except the operations endpoints) to a principal. */
+  readonly authenticator: Authenticator;
+  /** Lists, shows and votes on approval requests (the approvals module). */
+  readonly approvals: ApprovalService;
+  /** Kill switches (the engine) and the policy set, for the admin routes. */
+  readonly governance: GovernanceRoutesOptions;
   /** The tools `GET /v1/tools` describes. */
   readonly catalog: ToolCatalog;
   /** Where HTTP request durations go; `/metrics` renders its registry. */
@@ -72,8 +81,10 @@ export interface AppDeps {
 
 /**
  * Builds the HTTP API as a Fastify instance, ready to `listen` or to test with `app.inject`:
- * `/v1/missions` (create, list, get, cancel), `/v1/tools`, `/healthz`, `/readyz`, `/metrics`, and the
- * OpenAPI 3.1 document at `/openapi.json`. Requests and responses are validated with Zod; every
+ * `/v1/missions` (create, list, get, cancel), `/v1/approvals` (list, show, approve, deny),
+ * `/v1/tools`, `/healthz`, `/readyz`, `/metrics`, and the OpenAPI 3.1 document at `/openapi.json`.
+ * Every request but the last four must carry `Authorization: Bearer il_...` (401 otherwise) and each
+ * route checks its permission in the project it touches (403; see `auth.ts`). Requests and responses are validated with Zod; every
  * error answers `{ error: { code, message, details } }` (see `src/server/errors.ts`). Only JSON
  * bodies are accepted (415 otherwise).
  */
@@ -87,6 +98,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setNotFoundHandler(handleNotFound);
   app.removeContentTypeParser('text/plain');
 
+  addAuthentication(app, deps.authenticator);
   app.addHook('onResponse', (request, reply, done) => {
     deps.metrics.observeHttpRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
     done();
@@ -102,9 +114,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       },
       tags: [
         { name: 'missions', description: 'Governed runs of the loop intake → context → plan → review → execute → verify.' },
+        { name: 'approvals', description: 'Approval requests bound to the SHA-256 of their exact actions: M-of-N quorum, single use, expiry.' },
         { name: 'tools', description: 'The tool catalog: narrow verbs with contracts.' },
         { name: 'operations', description: 'Liveness, readiness and metrics.' },
       ],
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API token (`il_...`) from `interlock tokens create`.' },
+        },
+      },
+      security: [{ bearerAuth: [] }],
     },
     transform: createJsonSchemaTransform({}),
     transformObject: withoutUnusedComponents(createJsonSchemaTransformObject({})),
@@ -112,9 +131,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const api = app.withTypeProvider<ZodTypeProvider>();
   await api.register(missionRoutes, { prefix: '/v1', missions: deps.missions });
+  await api.register(approvalRoutes, { prefix: '/v1', approvals: deps.approvals });
   await api.register(toolRoutes, { prefix: '/v1', catalog: deps.catalog });
+  await api.register(governanceRoutes, { prefix: '/v1', ...deps.governance });
   await api.register(operationsRoutes, { version: deps.version, ready: () => deps.ready(), metrics: deps.metrics });
-  api.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+  api.get('/openapi.json', { schema: { hide: true, security: [] } }, () => app.swagger());
 
   return app;
 }

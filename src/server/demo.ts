@@ -49,6 +49,9 @@ interface Scenario {
   readonly request: Record<string, unknown>;
 }
 
+/** The demo's reviewer: an approver principal, a different identity from the requesting agents. */
+const REVIEWER = 'demo-reviewer';
+
 const POOL_BEFORE = 'service: checkout\npool:\n  max: 10\n';
 const POOL_AFTER = 'service: checkout\npool:\n  max: 20\n';
 
@@ -77,10 +80,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   const started = Date.now();
   const running = await startInterlock({
     config,
-    logger: createLogger({ ...config, log: { level: 'warn' } }),
+    logger: createLogger({ ...config, log: { level: 'warn' } }, 'stderr'),
     observer: { stageTransition: (id, to) => out(`  [${id.slice(0, 8)}] → ${to}`) },
   });
   out(`Interlock is serving at ${running.url} (ready in ${Date.now() - started} ms); estate: ${estate}`);
+  // The reviewer is a second identity, an approver principal; the missions' requesters are agents.
+  const reviewer = (await running.identity.findPrincipal(REVIEWER)) ?? (await running.identity.createPrincipal({ name: REVIEWER, kind: 'human', groups: [], roles: { '*': ['approver'] } }, Date.now()));
 
   const scenarios: Scenario[] = [
     {
@@ -127,11 +132,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
         const reasons = current.decision?.reasons.map((r) => r.message).join('; ') ?? '';
         out(`  review: approval required (${reasons})`);
         for (const step of current.steps.filter((s) => s.phase === 'plan')) out(`    ${step.stepId} ${step.tool} ${JSON.stringify(step.args)} [${step.risk}]`);
-        const approved = options.confirm === undefined ? scenario.approve : await options.confirm(`  Approve "${scenario.title}" as a reviewer? [y/N] `);
-        const by = options.confirm === undefined ? 'demo-reviewer' : 'you';
-        out(`  ${approved ? 'approved' : 'rejected'} by ${by}${options.confirm === undefined ? ' (a scripted second identity; run in a terminal to decide yourself)' : ''}`);
-        await running.engine.deliverReview(mission.id, { approved, by });
-        approval = `${approved ? 'approved' : 'rejected'} by ${by}`;
+        const approved = options.confirm === undefined ? scenario.approve : await options.confirm(`  Approve "${scenario.title}" as ${REVIEWER}? [y/N] `);
+        out(`  ${approved ? 'approved' : 'rejected'} by ${REVIEWER}${options.confirm === undefined ? ' (a scripted second identity; run in a terminal to decide yourself)' : ' (your decision at the terminal)'}`);
+        const [request] = await running.approvals.list({ missionId: mission.id, status: 'pending' });
+        if (request === undefined) throw new Error(`mission ${mission.id} waits for approval but has no pending approval request`);
+        await running.approvals.vote(request.id, reviewer, { decision: approved ? 'approve' : 'deny', actionHash: request.actionHash });
+        approval = `${approved ? 'approved' : 'rejected'} by ${REVIEWER}`;
         current = await waitFor(running.engine.get.bind(running.engine), mission.id, (m) => m.outcome !== null);
       }
       const durationMs = Date.now() - t0;

@@ -185,6 +185,8 @@ export function handleError(error: unknown, request: FastifyRequest, reply: Fast
   if (isInterlockError(error)) {
     if (error.status >= 500) request.log.error({ err: error }, `request failed: ${error.code}`);
     else request.log.info({ code: error.code, details: error.details }, `request refused: ${error.code}`);
+    // RFC 6750 §3: a 401 names the scheme the client must use.
+    if (error.status === 401) void reply.header('www-authenticate', 'Bearer realm="interlock"');
     return reply.code(error.status).send(body(error.code, error.message, error.details));
   }
   const known = isFastifyError(error) ? fromFastifyError(error, request) : undefined;

@@ -10,13 +10,16 @@ import { defaultWorkerId } from '../config/index.js';
 import { createBuiltinConnector } from '../connectors/builtin/index.js';
 import { createFilesConnector } from '../connectors/files/index.js';
 import { InternalError, isInterlockError } from '../core/errors.js';
+import type { IdentityStore } from '../core/ports.js';
 import { ToolCatalog } from '../core/tools/catalog.js';
 import type { AnyToolContract } from '../core/tools/tool.js';
 import { createMissionEngine, migrateDurableState, type MissionEngine } from '../engine/engine.js';
+import { createPolicySource, type PolicySource } from '../engine/policy-loader.js';
 import type { EngineObserver } from '../engine/mission-workflow.js';
-import { checkConnection, createDatabase, migrateToLatest, withAdvisoryLock, migrationStatus, PgMissionStore, PgWorkerRegistry, startEmbeddedPostgres, type DatabaseHandle, type MigrationReport } from '../store/index.js';
+import { checkConnection, createDatabase, migrateToLatest, withAdvisoryLock, PgApprovalStore, PgGuardStore, PgIdentityStore, migrationStatus, PgMissionStore, PgWorkerRegistry, startEmbeddedPostgres, type DatabaseHandle, type MigrationReport } from '../store/index.js';
 import { isTransientDatabaseError } from '../store/transient.js';
 import { buildApp } from './app.js';
+import { Approvals } from './approvals.js';
 import { createMetrics, type InterlockMetrics } from './metrics.js';
 
 /** Interlock's package version. */
@@ -98,6 +101,8 @@ export interface StartOptions {
   readonly extraTools?: readonly AnyToolContract[];
   readonly observer?: EngineObserver;
   readonly logger?: Logger;
+  /** The engine's clock (policy time, records), ms since the epoch; tests pin it. @default Date.now */
+  readonly now?: () => number;
   /** Called when peers declared this worker dead. @default exit the process with code 75 */
   readonly onFenced?: () => never;
 }
@@ -110,14 +115,39 @@ export interface RunningInterlock {
   readonly app: FastifyInstance;
   readonly database: OpenDatabase;
   readonly metrics: InterlockMetrics;
+  /** The policy set in force; `reload()` swaps in a valid new set (SIGHUP does it for `serve`). */
+  readonly policy: PolicySource;
   readonly workerId: string;
+  /**
+   * The approvals module: the engine's `ApprovalGate` (request, consume) and the API's approval
+   * service; it delivers each decision to the engine's `deliverReview`.
+   */
+  readonly approvals: Approvals;
+  /** Principals and API tokens (also the API's authenticator). */
+  readonly identity: PgIdentityStore;
   /** Stops taking requests and work, then closes the engine and the database. */
   stop(): Promise<void>;
 }
 
-/** Creates the process logger: JSON lines on stdout at the configured level. */
-export function createLogger(config: InterlockConfig): Logger {
-  return pino({ level: config.log.level, base: { service: 'interlock' }, redact: { paths: ['*.password', '*.token', '*.secret', 'databaseUrl', 'err.config.connectionString'], censor: '***' } });
+/**
+ * Logs an error as its type, message, code and stack (and its cause's), never its other fields: a
+ * `pg` error carries the whole client, with its connection parameters.
+ */
+function serializeError(error: unknown): Record<string, unknown> {
+  if (!(error instanceof Error)) return { message: String(error) };
+  const code = (error as { code?: unknown }).code;
+  return {
+    type: error.name,
+    message: error.message,
+    ...(typeof code === 'string' || typeof code === 'number' ? { code } : {}),
+    stack: error.stack,
+    ...(error.cause === undefined ? {} : { cause: serializeError(error.cause) }),
+  };
+}
+
+/** Creates the process logger: JSON lines on stdout (or stderr, for commands whose stdout is a result) at the configured level. */
+export function createLogger(config: InterlockConfig, destination: 'stdout' | 'stderr' = 'stdout'): Logger {
+  return pino({ level: config.log.level, base: { service: 'interlock' }, serializers: { err: serializeError }, redact: { paths: ['*.password', '*.token', '*.secret', 'databaseUrl', 'err.config.connectionString'], censor: '***' } }, pino.destination(destination === 'stdout' ? 1 : 2));
 }
 
 /**
@@ -132,10 +162,20 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
   const database = options.database ?? (await openDatabase(config, logger));
   const workerId = config.engine.workerId ?? defaultWorkerId(config.dataDir);
   let started: MissionEngine | undefined;
+  let approvalsStop: (() => Promise<void>) | undefined;
   try {
     const catalog = new ToolCatalog([...connectorTools(config), ...(options.extraTools ?? [])]);
     catalog.check();
     const store = new PgMissionStore(database.handle.db);
+    const identity = new PgIdentityStore(database.handle.db);
+    // Each decided approval request is delivered to the mission waiting for it (the engine is built
+    // below and started before the approvals' sweep, the only other caller of `notify`).
+    const approvals = new Approvals({
+      store: new PgApprovalStore(database.handle.db),
+      notify: (missionId, outcome) => engine.deliverReview(missionId, outcome),
+      logger,
+    });
+    const policy = await createPolicySource({ dir: config.policy.dir, defaults: config.review.defaults, logger });
     const metrics = createMetrics();
     const engine = createMissionEngine({
       databaseUrl: database.url,
@@ -150,9 +190,19 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
       leaseMs: config.engine.leaseMs,
       approvalTimeoutMs: config.engine.approvalTimeoutMs,
       reconcileIntervalMs: config.engine.reconcileIntervalMs,
-      reviewDefaults: config.review.defaults,
+      policy: () => policy.current(),
+      approvals,
+      guards: new PgGuardStore(database.handle.db),
+      guardSettings: {
+        breaker: config.guards.circuitBreaker,
+        perAgent: config.guards.rateLimits.perAgent,
+        perTarget: config.guards.rateLimits.perTarget,
+      },
+      autonomy: { rules: config.autonomy.rules, default: config.autonomy.default },
+      shadowProjects: config.engine.shadowProjects,
       logger,
-      observer: combineObservers(metricsObserver(metrics), options.observer ?? {}),
+      // auto-notify: until notification connectors exist (issue #6), people are told through the log.
+      observer: combineObservers(metricsObserver(metrics), { notify: (missionId, message) => logger.info({ missionId, notify: true }, message) }, options.observer ?? {}),
       onFenced: options.onFenced ?? (() => {
         logger.fatal({ workerId }, 'this worker was declared dead by its peers and its missions were taken over; exiting');
         process.exit(75);
@@ -160,15 +210,21 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
       isTransient: isTransientDatabaseError,
       hostname: hostname(),
       pid: process.pid,
+      ...(options.now === undefined ? {} : { now: options.now }),
     });
     await engine.start();
     started = engine;
+    approvals.start();
+    approvalsStop = () => approvals.stop();
     metrics.setCollectors({
       countByStage: () => store.countByStage(),
       queueDepth: async () => (await within(READY_CHECK_MS, () => engine.health())).queueDepth,
     });
     const app = await buildApp({
       missions: engine,
+      authenticator: identity,
+      approvals,
+      governance: { killSwitches: engine, policy },
       catalog,
       metrics,
       logger,
@@ -197,19 +253,25 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
     return {
       url: address,
       engine,
+      approvals,
+      identity,
       app,
       database,
       metrics,
+      policy,
       workerId,
       async stop() {
         if (stopped) return;
         stopped = true;
+        policy.close();
         await app.close();
+        await approvals.stop();
         await engine.stop();
         if (options.database === undefined) await database.close();
       },
     };
   } catch (error) {
+    await approvalsStop?.();
     await started?.stop().catch((stopError: unknown) => logger.warn({ err: stopError }, 'engine did not stop cleanly after a failed start'));
     if (options.database === undefined) await database.close();
     throw error;
@@ -254,6 +316,7 @@ function combineObservers(...observers: EngineObserver[]): EngineObserver {
     stageTransition: (id, to) => { for (const o of observers) o.stageTransition?.(id, to); },
     stepFinished: (id, step) => { for (const o of observers) o.stepFinished?.(id, step); },
     missionFinished: (id, outcome) => { for (const o of observers) o.missionFinished?.(id, outcome); },
+    notify: (id, message) => { for (const o of observers) o.notify?.(id, message); },
     afterStep: async (id, stepId, phase) => { for (const o of observers) await o.afterStep?.(id, stepId, phase); },
   };
 }
@@ -265,6 +328,8 @@ function combineObservers(...observers: EngineObserver[]): EngineObserver {
 export async function serve(config: InterlockConfig): Promise<void> {
   const logger = createLogger(config);
   const running = await startInterlock({ config, logger });
+  // SIGHUP reloads the policy set; an invalid set is rejected (and logged) and the old one stays.
+  process.on('SIGHUP', () => void running.policy.reload());
   await new Promise<void>((resolve) => {
     const shutdown = (signal: NodeJS.Signals): void => {
       logger.info({ signal }, 'shutting down');
@@ -275,6 +340,7 @@ export async function serve(config: InterlockConfig): Promise<void> {
     process.on('SIGINT', shutdown);
     process.on('SIGTERM', shutdown);
   });
+  process.removeAllListeners('SIGHUP');
   await running.stop();
 }
 
@@ -287,6 +353,28 @@ export async function migrate(config: InterlockConfig): Promise<{ applied: reado
   const database = await openDatabase(config, logger);
   await database.close();
   return { applied: database.migrated.applied, current: database.migrated.current === '' ? null : database.migrated.current };
+}
+
+/**
+ * Opens the database (migrating it first, so the first admin can be created on a fresh install) and
+ * returns the identity store on it, for `interlock principals ...` and `interlock tokens ...`;
+ * `close()` closes the database (and stops an embedded server this call started). With the embedded
+ * PostgreSQL, no `interlock serve` may be running on the same data directory.
+ * @throws `DATABASE_UNREACHABLE`, `EMBEDDED_POSTGRES_FAILED`, `MIGRATION_FAILED`
+ */
+export async function openIdentity(config: InterlockConfig): Promise<IdentityStore & { close(): Promise<void> }> {
+  const database = await openDatabase(config, createLogger({ ...config, log: { level: 'warn' } }));
+  const store = new PgIdentityStore(database.handle.db);
+  return {
+    createPrincipal: (principal, now) => store.createPrincipal(principal, now),
+    findPrincipal: (name) => store.findPrincipal(name),
+    listPrincipals: () => store.listPrincipals(),
+    createToken: (input, now) => store.createToken(input, now),
+    revokeToken: (id, now) => store.revokeToken(id, now),
+    listTokens: (filter) => store.listTokens(filter),
+    authenticate: (token, now) => store.authenticate(token, now),
+    close: () => database.close(),
+  };
 }
 
 /** One check of `interlock doctor`. */

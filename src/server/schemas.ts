@@ -47,6 +47,9 @@ export function errorResponse(description: string): { description: string; conte
   return { description, content: { 'application/json': { schema: ErrorResponseSchema } } };
 }
 
+/** The 401 answer of every authenticated route: no usable API token. */
+export const UNAUTHENTICATED = errorResponse('AUTH_REQUIRED, AUTH_TOKEN_INVALID, AUTH_TOKEN_REVOKED or AUTH_TOKEN_EXPIRED: send a valid API token as Authorization: Bearer il_...');
+
 const StepErrorSchema = z.object({
   code: z.string(),
   message: z.string(),
@@ -110,7 +113,7 @@ const MissionSchema = z
     request: MissionRequestBodySchema,
     stage: z.enum(STAGES),
     outcome: z.enum(OUTCOMES).nullable().describe('Null while the mission runs.'),
-    waitingFor: z.enum(['approval']).nullable(),
+    waitingFor: z.enum(['approval', 'kill_switch', 'rate_limit']).nullable(),
     risk: z.enum(RISK_CLASSES).describe('Highest risk class among the planned steps.'),
     decision: DecisionSchema.nullable(),
     escalation: EscalationSchema.nullable(),

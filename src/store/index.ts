@@ -3,6 +3,9 @@
 export { checkConnection, createDatabase, withAdvisoryLock, type DatabaseHandle, type DatabaseOptions } from './database.js';
 export { startEmbeddedPostgres, type EmbeddedPostgres, type EmbeddedPostgresOptions } from './embedded-postgres.js';
 export { migrateToLatest, migrationStatus, type MigrationReport, type MigrationState } from './migrate.js';
+export { PgGuardStore } from './guard-store.js';
+export { PgApprovalStore, type ConsumeResult, type NewApproval } from './approval-store.js';
+export { PgIdentityStore } from './identity-store.js';
 export { PgMissionStore } from './mission-store.js';
 export type { Database } from './schema.js';
 export { PgWorkerRegistry } from './worker-registry.js';

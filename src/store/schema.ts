@@ -1,8 +1,10 @@
 import { sql, type ColumnType, type Generated, type RawBuilder, type Selectable } from 'kysely';
+import type { ApprovalStatus, VoteDecision } from '../core/approvals/approval.js';
+import type { PrincipalKind, Role } from '../core/identity/identity.js';
 import type { Escalation, MissionRequest, StepError, StepPhase, StepStatus } from '../core/missions/mission.js';
 import type { Outcome, Stage } from '../core/missions/stages.js';
 import type { WorkerRecord } from '../core/ports.js';
-import type { Decision } from '../core/review/decision.js';
+import type { Decision, DecisionReason } from '../core/review/decision.js';
 import type { RiskClass } from '../core/tools/tool.js';
 
 /**
@@ -51,7 +53,7 @@ export interface MissionsTable {
   stage: Stage;
   /** Null while the mission runs. */
   outcome: Outcome | null;
-  waiting_for: 'approval' | null;
+  waiting_for: 'approval' | 'kill_switch' | 'rate_limit' | null;
   risk: RiskClass;
   decision: NullableJson<Decision>;
   escalation: NullableJson<Escalation>;
@@ -105,6 +107,98 @@ export interface WorkersTable {
   taken_over_by: string | null;
 }
 
+/** `interlock.kill_switches`: the latest state of each kill-switch scope. */
+export interface KillSwitchesTable {
+  scope: string;
+  engaged: boolean;
+  reason: string;
+  engaged_by: string | null;
+  engaged_at: NullableTimestamp;
+  released_by: string | null;
+  released_at: NullableTimestamp;
+}
+
+/** `interlock.action_log`: executed writes, for the circuit breaker and rate limits. */
+export interface ActionLogTable {
+  mission_id: string;
+  step_id: string;
+  tool: string;
+  target_key: string;
+  agent: string | null;
+  state_hash: string;
+  at: Timestamp;
+}
+
+/** `interlock.frozen_actions`: actions frozen on a target by the circuit breaker. */
+export interface FrozenActionsTable {
+  tool: string;
+  target_key: string;
+  until: Timestamp;
+  reason: string;
+  at: Timestamp;
+}
+
+/** `interlock.principals`: people, agents and services, their groups and roles by project. */
+export interface PrincipalsTable {
+  /** uuid */
+  id: string;
+  /** Unique. */
+  name: string;
+  kind: PrincipalKind;
+  groups: Json<string[]>;
+  roles: Json<Record<string, Role[]>>;
+  created_at: Timestamp;
+}
+
+/** `interlock.api_tokens`: API tokens by ID with the SHA-256 of the token text, never the token. */
+export interface ApiTokensTable {
+  /** uuid, embedded in the token text. */
+  id: string;
+  principal_id: string;
+  /** SHA-256 of the token text, 32 bytes. */
+  hash: Buffer;
+  label: string | null;
+  created_at: Timestamp;
+  expires_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+  last_used_at: NullableTimestamp;
+}
+
+/** `interlock.approvals`: approval requests, unique per mission and action hash. */
+export interface ApprovalsTable {
+  /** uuid */
+  id: string;
+  mission_id: string;
+  project: string;
+  /** Principal name of the mission's requester. */
+  requester: string;
+  /** SHA-256 hex of `binding`. */
+  action_hash: string;
+  /** RFC 8785 canonical JSON of the `ApprovalBinding`, as text. */
+  binding: string;
+  quorum: number;
+  groups: Json<string[]>;
+  expires_at: Timestamp;
+  reasons: Json<DecisionReason[]>;
+  risk: RiskClass;
+  status: ApprovalStatus;
+  created_at: Timestamp;
+  decided_at: NullableTimestamp;
+  consumed_at: NullableTimestamp;
+  notify_claimed_at: NullableTimestamp;
+  notified_at: NullableTimestamp;
+}
+
+/** `interlock.approval_votes`: one vote per principal per approval request. */
+export interface ApprovalVotesTable {
+  approval_id: string;
+  principal_id: string;
+  principal_name: string;
+  decision: VoteDecision;
+  comment: string | null;
+  at: Timestamp;
+}
+
 /**
  * The Kysely database type of Interlock's tables, for `Kysely<Database>`. Keys are qualified with
  * {@link SCHEMA}: `db.selectFrom('interlock.missions')`.
@@ -114,6 +208,13 @@ export interface Database {
   'interlock.mission_transitions': MissionTransitionsTable;
   'interlock.mission_steps': MissionStepsTable;
   'interlock.workers': WorkersTable;
+  'interlock.principals': PrincipalsTable;
+  'interlock.api_tokens': ApiTokensTable;
+  'interlock.approvals': ApprovalsTable;
+  'interlock.approval_votes': ApprovalVotesTable;
+  'interlock.kill_switches': KillSwitchesTable;
+  'interlock.action_log': ActionLogTable;
+  'interlock.frozen_actions': FrozenActionsTable;
 }
 
 /** A `missions` row as selected. */

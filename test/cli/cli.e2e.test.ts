@@ -99,7 +99,7 @@ describe('usage', () => {
     const run = await interlock(['--help']);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^Usage: interlock \[options\] \[command\]\n/);
-    for (const command of ['serve', 'db', 'doctor', 'config', 'missions']) expect(run.stdout).toMatch(new RegExp(`\\n {2}${command} `));
+    for (const command of ['serve', 'db', 'doctor', 'config', 'missions', 'approvals', 'principals', 'tokens']) expect(run.stdout).toMatch(new RegExp(`\\n {2}${command} `));
     expect(run.stderr).toBe('');
   });
 
@@ -214,6 +214,8 @@ describe('serve and the missions commands', () => {
   let output: Promise<Run>;
   let url: string;
   let missionId: string | undefined;
+  /** The API token of the admin bootstrapped with `principals create` and `tokens create`. */
+  let token: string;
 
   /** The ID of the mission the first test created. */
   const id = (): string => {
@@ -223,6 +225,13 @@ describe('serve and the missions commands', () => {
 
   beforeAll(async () => {
     const database = await freshDatabase('cli_e2e_serve');
+    // The first admin, straight in the (fresh, so first migrated) database, before the server runs.
+    const admin = await interlock(['principals', 'create', 'ci-admin', '--kind', 'human', '--role', 'admin'], { DATABASE_URL: database.url, INTERLOCK_LOG_LEVEL: 'warn' }, 60_000);
+    expect(admin.code, admin.stderr).toBe(0);
+    const created = await interlock(['tokens', 'create', '--principal', 'ci-admin'], { DATABASE_URL: database.url, INTERLOCK_LOG_LEVEL: 'warn' });
+    expect(created.code, created.stderr).toBe(0);
+    token = created.stdout.trim();
+    expect(token).toMatch(/^il_[0-9a-f]{32}_[A-Za-z0-9_-]{43}$/);
     const port = await getPort({ host: '127.0.0.1' });
     url = `http://127.0.0.1:${port}`;
     const dataDir = await mkdtemp(join(workDir, 'serve-'));
@@ -235,18 +244,24 @@ describe('serve and the missions commands', () => {
   it('runs a mission created over HTTP to resolved', async () => {
     const response = await fetch(`${url}/v1/missions`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
       body: JSON.stringify({ title: 'smoke', steps: [{ tool: 'builtin.noop' }] }),
     });
     const body = (await response.json()) as { mission: { id: string } };
     expect(response.status).toBe(201);
-    const mission = await waitForOutcome(url, body.mission.id);
+    const mission = await waitForOutcome(url, body.mission.id, token);
     expect(mission.outcome).toBe('resolved');
     missionId = body.mission.id;
   });
 
-  it('missions list shows it in the table', async () => {
+  it('missions list without a token exits 1 saying how to give one', async () => {
     const run = await interlock(['missions', 'list', '--url', url]);
+    expect(run.code).toBe(1);
+    expect(run.errLines).toEqual([expect.stringMatching(/^interlock: Interlock at .* needs an API token: set INTERLOCK_TOKEN or pass --token/)]);
+  });
+
+  it('missions list shows it in the table', async () => {
+    const run = await interlock(['missions', 'list', '--url', url], { INTERLOCK_TOKEN: token });
     expect(run.errLines).toEqual([]);
     expect(run.code).toBe(0);
     const [head, ...rows] = tableRows(run.stdout);
@@ -256,7 +271,7 @@ describe('serve and the missions commands', () => {
   });
 
   it('missions list --json prints the page as JSON', async () => {
-    const run = await interlock(['missions', 'list', '--json', '--url', url]);
+    const run = await interlock(['missions', 'list', '--json', '--url', url], { INTERLOCK_TOKEN: token });
     expect(run.code).toBe(0);
     const page = JSON.parse(run.stdout) as { missions: Array<{ id: string; outcome: string }>; next: string | null };
     expect(page.missions.map((mission) => [mission.id, mission.outcome])).toEqual([[id(), 'resolved']]);
@@ -264,7 +279,7 @@ describe('serve and the missions commands', () => {
   });
 
   it('missions show prints its steps and stage history, ending resolved', async () => {
-    const run = await interlock(['missions', 'show', id(), '--url', url]);
+    const run = await interlock(['missions', 'show', id(), '--url', url], { INTERLOCK_TOKEN: token });
     expect(run.errLines).toEqual([]);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(new RegExp(`^Mission ${id()}: smoke\\n`));
@@ -277,11 +292,11 @@ describe('serve and the missions commands', () => {
   });
 
   it('missions cancel of the finished mission exits 1 with the one-line MISSION_ALREADY_FINISHED message', async () => {
-    const run = await interlock(['missions', 'cancel', id(), '--url', url]);
+    const run = await interlock(['missions', 'cancel', id(), '--url', url, '--token', token]);
     expect(run.code).toBe(1);
     expect(run.stdout).toBe('');
     // What the server answers, straight from the API.
-    const response = await fetch(`${url}/v1/missions/${id()}/cancel`, { method: 'POST' });
+    const response = await fetch(`${url}/v1/missions/${id()}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
     const answer = (await response.json()) as { error: { code: string; message: string } };
     expect(answer.error.code).toBe('MISSION_ALREADY_FINISHED');
     expect(run.errLines).toEqual([`interlock: ${answer.error.message}`]);
@@ -336,11 +351,11 @@ async function waitUntilReady(base: string, child: ChildProcess, output: Promise
   }
 }
 
-/** Polls `GET /v1/missions/:id` until the mission has an outcome, at most 30 s. */
-async function waitForOutcome(base: string, missionId: string): Promise<{ outcome: string; stage: string }> {
+/** Polls `GET /v1/missions/:id` (with API token `token`) until the mission has an outcome, at most 30 s. */
+async function waitForOutcome(base: string, missionId: string, token: string): Promise<{ outcome: string; stage: string }> {
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const { mission } = (await (await fetch(`${base}/v1/missions/${missionId}`)).json()) as { mission: { outcome: string | null; stage: string } };
+    const { mission } = (await (await fetch(`${base}/v1/missions/${missionId}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { mission: { outcome: string | null; stage: string } };
     if (mission.outcome !== null) return { outcome: mission.outcome, stage: mission.stage };
     if (Date.now() > deadline) throw new Error(`mission ${missionId} has no outcome after 30 s (stage ${mission.stage})`);
     await new Promise((resolve) => setTimeout(resolve, 100));

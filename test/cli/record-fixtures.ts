@@ -1,13 +1,14 @@
 // Records the HTTP API answers that the CLI's unit tests replay (src/cli/fixtures/*.json) from a real
-// Interlock: started in this process on a fresh database with the ledger tools, given three missions,
-// then asked. IDs and times are kept as they came. Re-record after changing what the API answers:
+// Interlock: started in this process on a fresh database with the ledger tools, given three missions
+// (each created by its requester's own principal: alice, a person, and triage-agent, an agent), then
+// asked as the test admin. IDs and times are kept as they came. Re-record after changing what the API answers:
 //
 //   npx tsx test/cli/record-fixtures.ts
 //
 // test/cli/fixtures.int.test.ts records again and fails when the saved fixtures no longer match.
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { startTestInterlock } from '../support/interlock.js';
+import { createPrincipalWithToken, startTestInterlock } from '../support/interlock.js';
 
 /** Where the fixtures live. */
 export const FIXTURES_DIR = new URL('../../src/cli/fixtures/', import.meta.url);
@@ -65,7 +66,7 @@ export async function recordFixtures(): Promise<RecordedFixtures> {
   const interlock = await startTestInterlock('cli_fixtures');
   const api = interlock.running.url;
   const get = async (method: 'GET' | 'POST', path: string): Promise<{ status: number; json: unknown }> => {
-    const response = await fetch(`${api}${path}`, { method });
+    const response = await fetch(`${api}${path}`, { method, headers: { authorization: `Bearer ${interlock.adminToken}` } });
     return { status: response.status, json: await response.json() };
   };
   const recordError = async (method: 'GET' | 'POST', path: string): Promise<RecordedError> => {
@@ -73,9 +74,13 @@ export async function recordFixtures(): Promise<RecordedFixtures> {
     return { request: `${method} ${path}`, status, body: json };
   };
   try {
+    const requesters: Record<string, string> = {
+      alice: (await createPrincipalWithToken(interlock.running, { name: 'alice', kind: 'human', roles: { '*': ['operator'] } })).token,
+      'triage-agent': (await createPrincipalWithToken(interlock.running, { name: 'triage-agent', kind: 'agent', roles: { shop: ['operator'] } })).token,
+    };
     const ids: string[] = [];
     for (const request of MISSIONS) {
-      const { status, json } = await interlock.post('/v1/missions', request);
+      const { status, json } = await interlock.post('/v1/missions', request, requesters[request.requester]);
       if (status !== 201) throw new Error(`POST /v1/missions answered ${status}: ${JSON.stringify(json)}`);
       const id = json.mission.id as string;
       await interlock.waitFor(id, (mission) => mission.outcome !== null || mission.waitingFor === 'approval');

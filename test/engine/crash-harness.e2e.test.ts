@@ -40,6 +40,7 @@ for (const mode of ['server', 'embedded'] as const) {
       const doomed = await spawnWorker({ ...env, CRASH_AT: killPoint });
       const { status, json } = await http('POST', `${doomed.url}/v1/missions`, {
         title: `crash at ${killPoint}`,
+        labels: { service: `ledger-${killPoint.replace(':', '-')}` }, // one target per mission: the circuit breaker must not link them
         steps: STEPS.map((id, i) => ({ id, tool: 'ledger.append', args: { amount: i + 1 } })),
       });
       expect(status).toBe(201);

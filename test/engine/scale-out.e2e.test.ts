@@ -55,6 +55,7 @@ async function submit(targets: readonly WorkerProcess[], count: number): Promise
       const target = targets[i % targets.length]!;
       const { status, json } = await http('POST', `${target.url}/v1/missions`, {
         title: `mission ${i}`,
+        labels: { service: `ledger-${i}` }, // one target per mission: the guards (breaker, per-target rate limit) must not link them
         steps: Array.from({ length: STEPS_PER_MISSION }, (_, s) => ({ tool: 'ledger.append', args: { amount: s + 1 } })),
       });
       expect(status).toBe(201);

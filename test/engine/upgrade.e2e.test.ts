@@ -7,10 +7,9 @@ import { appendFile, cp, mkdtemp, readFile, rm, symlink, writeFile } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DBOSClient } from '@dbos-inc/dbos-sdk';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONTROL_TOPIC, type ControlMessage } from '../../src/engine/mission-workflow.js';
+import { createDatabase, PgIdentityStore } from '../../src/store/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { http, spawnWorker, waitForMission, type WorkerProcess } from '../support/workers.js';
 
@@ -52,23 +51,33 @@ describe('upgrade while a mission waits for approval', () => {
     const next = await spawnWorker({ ...env, INTERLOCK_DIST: join(release, 'dist') });
     workers.push(next);
     const pool = new pg.Pool({ connectionString: database.url, max: 1 });
-    const client = await DBOSClient.create({ systemDatabaseUrl: database.url, systemDatabaseSchemaName: 'dbos' });
+    // The change board member who approves: a second identity, created as `interlock principals create` would.
+    const handle = createDatabase({ url: database.url, poolSize: 1 });
+    const identity = new PgIdentityStore(handle.db);
+    await identity.createPrincipal({ name: 'change-board-member', kind: 'human', groups: ['change-board'], roles: { '*': ['approver'] } }, Date.now());
+    const { secret: approverToken } = await identity.createToken({ principal: 'change-board-member', expiresAt: null }, Date.now());
     try {
       const { rows: registry } = await pool.query<{ version: string }>("select version from interlock.workers where id = 'upgrade-1'");
       expect(registry[0]?.version).toBe(NEXT_VERSION);
       const stillWaiting = await waitForMission(next.url, waiting.id, (m) => m.waitingFor === 'approval');
       expect(stillWaiting.outcome).toBeNull();
 
-      await client.send<ControlMessage>(waiting.id, { type: 'review', approved: true, by: 'change-board' }, CONTROL_TOPIC);
+      // The approval request made under the old release is decided and consumed under the new one.
+      const { json: pending } = await http('GET', `${next.url}/v1/approvals?mission=${waiting.id}&status=pending`);
+      const request = pending.approvals[0];
+      const voted = await fetch(`${next.url}/v1/approvals/${request.id}/approve`, {
+        method: 'POST', headers: { authorization: `Bearer ${approverToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ actionHash: request.actionHash }),
+      });
+      expect(voted.status).toBe(200);
       const done = await waitForMission(next.url, waiting.id);
       expect(done.outcome).toBe('resolved');
-      expect(done.decision.reasons.at(-1).message).toBe('approved by change-board');
+      expect(done.decision.reasons.at(-1).message).toBe('approved by change-board-member');
       const { rows } = await pool.query('select count(*)::int as n from ledger where mission_id = $1', [waiting.id]);
       expect(rows[0].n).toBe(1);
       const { rows: wf } = await pool.query<{ application_version: string; executor_id: string }>('select application_version, executor_id from dbos.workflow_status where workflow_uuid = $1', [waiting.id]);
       expect(wf[0]).toEqual({ application_version: 'mission-v1', executor_id: 'upgrade-1' });
     } finally {
-      await client.destroy();
+      await handle.close();
       await pool.end();
       await next.stop();
     }

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config/index.js';
+import type { Principal } from '../../src/core/identity/identity.js';
 import type { MissionDetail } from '../../src/core/missions/mission.js';
+import type { AnyToolContract } from '../../src/core/tools/tool.js';
 import type { EngineObserver } from '../../src/engine/mission-workflow.js';
 import { openDatabase, startInterlock, type RunningInterlock } from '../../src/server/main.js';
 import { createLedgerTables, createLedgerTools } from '../fixtures/ledger-tools.js';
@@ -15,15 +17,30 @@ export interface TestInterlock {
   readonly running: RunningInterlock;
   readonly ledger: pg.Pool;
   readonly database: TestDatabase;
-  /** POSTs a mission request and returns the response status and JSON. */
-  post(path: string, body?: unknown): Promise<{ status: number; json: any }>;
+  /** API token of the principal `test-admin` (a human with `admin` in every project), created at start. */
+  readonly adminToken: string;
+  /** POSTs to the API as `test-admin` (or with `token`) and returns the response status and JSON. */
+  post(path: string, body?: unknown, token?: string): Promise<{ status: number; json: any }>;
+  /** GETs from the API as `test-admin` (or with `token`) and returns the response status and JSON. */
+  get(path: string, token?: string): Promise<{ status: number; json: any }>;
   /** Polls until the mission has an outcome (or `until` holds), at most `timeoutMs`. */
   waitFor(id: string, until?: (m: MissionDetail) => boolean, timeoutMs?: number): Promise<MissionDetail>;
   close(): Promise<void>;
 }
 
+/** What a test may add to its Interlock: environment (config), observer, tools, and a pinned clock. */
+export interface TestInterlockOptions {
+  readonly env?: Record<string, string>;
+  readonly observer?: EngineObserver;
+  /** Tools beyond the ledger's, built on the test database's pool. */
+  readonly extraTools?: (pool: pg.Pool) => AnyToolContract[];
+  /** The engine's clock (policy time), ms since the epoch. */
+  readonly now?: () => number;
+}
+
 /** Starts Interlock in this process against a fresh database on the machine's PostgreSQL. */
-export async function startTestInterlock(name: string, env: Record<string, string> = {}, observer?: EngineObserver): Promise<TestInterlock> {
+export async function startTestInterlock(name: string, options: TestInterlockOptions = {}): Promise<TestInterlock> {
+  const { env = {}, observer, extraTools = () => [], now } = options;
   const database = await createTestDatabase(name);
   const dataDir = await mkdtemp(join(tmpdir(), 'interlock-test-'));
   const config = loadConfig({
@@ -34,14 +51,21 @@ export async function startTestInterlock(name: string, env: Record<string, strin
   const open = await openDatabase(config, logger);
   const ledger = new pg.Pool({ connectionString: database.url, max: 4 });
   await createLedgerTables(ledger);
-  const running = await startInterlock({ config, database: open, extraTools: createLedgerTools(() => ledger), logger, ...(observer === undefined ? {} : { observer }) });
+  const running = await startInterlock({ config, database: open, extraTools: [...createLedgerTools(() => ledger), ...extraTools(ledger)], logger, ...(observer === undefined ? {} : { observer }), ...(now === undefined ? {} : { now }) });
   const api = running.url;
+  const { token: adminToken } = await createPrincipalWithToken(running, { name: 'test-admin', kind: 'human', roles: { '*': ['admin'] } });
   return {
     running,
     ledger,
     database,
-    async post(path, body) {
-      const response = await fetch(`${api}${path}`, body === undefined ? { method: 'POST' } : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    adminToken,
+    async post(path, body, token = adminToken) {
+      const headers = { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
+      const response = await fetch(`${api}${path}`, { method: 'POST', headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+      return { status: response.status, json: await response.json() };
+    },
+    async get(path, token = adminToken) {
+      const response = await fetch(`${api}${path}`, { headers: { authorization: `Bearer ${token}` } });
       return { status: response.status, json: await response.json() };
     },
     async waitFor(id, until = (m) => m.outcome !== null, timeoutMs = 30_000) {
@@ -61,4 +85,18 @@ export async function startTestInterlock(name: string, env: Record<string, strin
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Creates principal `principal` (no groups unless given) in a running Interlock's database and an API
+ * token for it, as `interlock principals create` and `interlock tokens create` would.
+ */
+export async function createPrincipalWithToken(
+  running: RunningInterlock,
+  principal: { name: string; kind: Principal['kind']; groups?: string[]; roles: Principal['roles'] },
+  options: { expiresAt?: number | null } = {},
+): Promise<{ principal: Principal; token: string; tokenId: string }> {
+  const created = await running.identity.createPrincipal({ groups: [], ...principal }, Date.now());
+  const { token, secret } = await running.identity.createToken({ principal: created.name, expiresAt: options.expiresAt ?? null }, Date.now());
+  return { principal: created, token: secret, tokenId: token.id };
 }

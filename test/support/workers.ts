@@ -14,6 +14,8 @@ export interface WorkerProcess {
   readonly workerId: string;
   /** Its database URL (for the test to read the ledger). */
   readonly databaseUrl: string;
+  /** An API token of an admin principal the worker created at start; {@link http} sends it to this worker. */
+  readonly token: string;
   /** Resolves with the exit code or signal once the process has ended. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Sends SIGTERM and waits for a clean exit (SIGKILL after `graceMs`). */
@@ -38,10 +40,10 @@ export async function spawnWorker(env: Record<string, string | undefined>, timeo
   });
   const exited = once(child, 'exit').then(([code, signal]: unknown[]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
   const lines = createInterface({ input: child.stdout });
-  const ready = new Promise<{ url: string; workerId: string; databaseUrl: string }>((resolve, reject) => {
+  const ready = new Promise<{ url: string; workerId: string; databaseUrl: string; token: string }>((resolve, reject) => {
     lines.on('line', (line) => {
       try {
-        const parsed = JSON.parse(line) as { ready?: boolean; url: string; workerId: string; databaseUrl: string };
+        const parsed = JSON.parse(line) as { ready?: boolean; url: string; workerId: string; databaseUrl: string; token: string };
         if (parsed.ready === true) resolve(parsed);
       } catch {
         // not the ready line
@@ -50,13 +52,14 @@ export async function spawnWorker(env: Record<string, string | undefined>, timeo
     void exited.then(({ code, signal }) => reject(new Error(`worker exited (${code ?? signal}) before it was ready:\n${stderr}`)));
     setTimeout(() => reject(new Error(`worker not ready within ${timeoutMs} ms:\n${stderr}`)), timeoutMs).unref();
   });
-  let info: { url: string; workerId: string; databaseUrl: string };
+  let info: { url: string; workerId: string; databaseUrl: string; token: string };
   try {
     info = await ready;
   } catch (error) {
     child.kill('SIGKILL');
     throw error;
   }
+  tokens.set(new URL(info.url).origin, info.token);
   return {
     child,
     ...info,
@@ -75,9 +78,17 @@ export async function spawnWorker(env: Record<string, string | undefined>, timeo
   };
 }
 
-/** JSON of `GET url`, or of `POST url` with `body`. */
+/** The API token of each spawned worker, by the origin of its URL (`http://127.0.0.1:port`). */
+const tokens = new Map<string, string>();
+
+/**
+ * JSON of `GET url`, or of `POST url` with `body`, authenticated with the token of the spawned worker
+ * that serves `url` (any worker's token is valid on every worker of the same database).
+ */
 export async function http(method: 'GET' | 'POST', url: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const response = await fetch(url, body === undefined ? { method } : { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const token = tokens.get(new URL(url).origin);
+  const headers = { ...(token === undefined ? {} : { authorization: `Bearer ${token}` }), ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
+  const response = await fetch(url, body === undefined ? { method, headers } : { method, headers, body: JSON.stringify(body) });
   return { status: response.status, json: await response.json() };
 }
 

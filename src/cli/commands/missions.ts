@@ -2,15 +2,10 @@ import { Option, type Command } from 'commander';
 import type { Escalation, Mission, MissionDetail, MissionStep } from '../../core/missions/mission.js';
 import { OUTCOMES, STAGES, type Outcome, type Stage } from '../../core/missions/stages.js';
 import type { MissionFilter } from '../../core/ports.js';
-import { httpUrl, integerIn } from '../arguments.js';
-import { CliError, configFor, globalOptions, type CliContext } from '../context.js';
-import type { MissionsApi } from '../deps.js';
+import { apiFor, withApiOptions } from '../api.js';
+import { integerIn } from '../arguments.js';
+import { globalOptions, type CliContext } from '../context.js';
 import { formatAge, formatDuration, formatTime, renderTable, toJson, truncate } from '../output.js';
-
-interface ApiOptions {
-  readonly url?: string;
-  readonly timeout: number;
-}
 
 interface ListOptions {
   readonly project?: string;
@@ -24,16 +19,12 @@ interface ListOptions {
 
 /**
  * Registers `interlock missions list|show|cancel`, which talk to a running server's HTTP API at
- * `--url` (default `http://<server.host>:<server.port>` from the configuration) through
- * `deps.createApiClient`. Tables by default, the API's JSON with `--json` (`{ missions, next }` for
+ * `--url` (default `http://<server.host>:<server.port>` from the configuration) with the token of
+ * `--token` or `INTERLOCK_TOKEN`, through `deps.createApiClient`. Tables by default, the API's JSON with `--json` (`{ missions, next }` for
  * `list`, the mission for `show` and `cancel`).
  */
 export function registerMissionsCommand(program: Command, ctx: CliContext): void {
-  const missions = program
-    .command('missions')
-    .description("list, inspect and cancel missions through a running server's HTTP API")
-    .option('--url <url>', 'base URL of the server (default: http://<server.host>:<server.port> from the configuration)', httpUrl)
-    .option('--timeout <ms>', 'time allowed for each request, ms', integerIn(1, 600_000), 10_000);
+  const missions = withApiOptions(program.command('missions').description("list, inspect and cancel missions through a running server's HTTP API"));
 
   missions
     .command('list')
@@ -80,20 +71,6 @@ export function registerMissionsCommand(program: Command, ctx: CliContext): void
       const mission = await apiFor(ctx, command).cancel(id);
       ctx.io.out(globalOptions(command).json === true ? toJson(mission) : `cancel requested for mission ${mission.id} (stage ${mission.stage}); it stops before its next write`);
     });
-}
-
-/** The API client for a `missions` subcommand: `--url`, else the configured server address. */
-function apiFor(ctx: CliContext, command: Command): MissionsApi {
-  const options = command.optsWithGlobals<ApiOptions>();
-  return ctx.deps.createApiClient({ baseUrl: options.url ?? configuredUrl(ctx, command), timeoutMs: options.timeout });
-}
-
-/** `http://<server.host>:<server.port>`, with a wildcard listen address replaced by loopback. */
-function configuredUrl(ctx: CliContext, command: Command): string {
-  const { server } = configFor(ctx, command);
-  if (server.port === 0) throw new CliError('server.port is 0 (a free port chosen at start-up), so the API address is unknown: pass --url', 2);
-  const host = server.host === '0.0.0.0' ? '127.0.0.1' : server.host === '::' ? '::1' : server.host;
-  return `http://${host.includes(':') ? `[${host}]` : host}:${server.port}`;
 }
 
 function missionsTable(missions: readonly Mission[], now: number): string {

@@ -27,12 +27,16 @@ export const MissionRequestSchema = z
   .object({
     title: z.string().trim().min(1).max(200).describe('What the mission is for, in a line.'),
     project: z.string().regex(SLUG, 'a lowercase slug').default('default').describe('Project the mission belongs to.'),
-    requester: z.string().min(1).max(200).default('anonymous').describe('Who asked: a person, an agent or a system.'),
+    requester: z.string().min(1).max(200).default('anonymous').describe('Who asked: through the API, always the authenticated principal (omit it, or send that name; another is refused).'),
     idempotencyKey: z.string().min(1).max(200).optional()
       .describe('Same key and same request: the existing mission is returned instead of a new one.'),
     context: z.array(StepSpecSchema).max(20).default([]).describe('Read-only evidence queries run in the context stage.'),
     steps: z.array(StepSpecSchema).min(1).max(50).describe('The proposed plan: tool calls run in order after review.'),
-    labels: z.record(z.string(), z.string().max(200)).default({}).describe('Free-form labels, e.g. service and environment.'),
+    labels: z.record(z.string(), z.string().max(200)).default({}).describe('Free-form labels, e.g. service, environment and tier.'),
+    agent: z.string().min(1).max(200).optional().describe('The agent that proposed the plan; set by Interlock from the caller when an agent calls.'),
+    confidence: z.number().min(0).max(1).optional().describe('Confidence of the top hypothesis behind the plan, 0..1.'),
+    hypothesis: z.string().max(500).optional().describe('The top hypothesis behind the plan, in a line.'),
+    shadow: z.boolean().default(false).describe('Shadow mode: review the plan and record what would run, execute nothing.'),
   })
   .strict()
   .superRefine((request, ctx) => {
@@ -111,6 +115,12 @@ export interface Escalation {
   readonly evidence: Record<string, unknown>;
 }
 
+/**
+ * What a running mission waits for: a review decision (`approval`), the release of a kill switch
+ * (`kill_switch`), or a rate-limit window (`rate_limit`).
+ */
+export type WaitReason = 'approval' | 'kill_switch' | 'rate_limit';
+
 /** A mission as stored and shown by the API and CLI. */
 export interface Mission {
   readonly id: string;
@@ -124,7 +134,7 @@ export interface Mission {
   /** Null while the mission runs. */
   readonly outcome: Outcome | null;
   /** What the mission waits for, if it waits: a review decision (approval), or nothing. */
-  readonly waitingFor: 'approval' | null;
+  readonly waitingFor: WaitReason | null;
   /** Highest risk class among the planned steps. */
   readonly risk: RiskClass;
   readonly decision: Decision | null;

@@ -10,10 +10,14 @@ export const STAGES = ['intake', 'context', 'plan', 'review', 'execute', 'verify
 /** One stage of the governed loop. */
 export type Stage = (typeof STAGES)[number];
 
-/** How a finished mission ended. `resolved` is the only success. */
-export const OUTCOMES = ['resolved', 'escalated', 'denied', 'cancelled'] as const;
+/**
+ * How a finished mission ended. `resolved` is the only success; `suggested` (autonomy level
+ * `suggest`: the plan was reviewed and handed to people, nothing executed) and `shadowed` (shadow
+ * mode: it recorded what it would have executed, nothing executed) end without acting.
+ */
+export const OUTCOMES = ['resolved', 'escalated', 'denied', 'cancelled', 'suggested', 'shadowed'] as const;
 
-/** How a finished mission ended: verified fix, handed to people, refused by review, or cancelled. */
+/** How a finished mission ended: verified fix, handed to people, refused, cancelled, suggested or shadowed. */
 export type Outcome = (typeof OUTCOMES)[number];
 
 const TRANSITIONS: Readonly<Record<Stage, readonly Stage[]>> = {

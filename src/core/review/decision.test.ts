@@ -10,7 +10,7 @@ const decisionArb = fc.record({
 const fallback: Decision = { effect: 'allow', reasons: [] };
 
 describe('combineDecisions', () => {
-  it('returns the most restrictive effect present (deny > escalate > require_approval > allow)', () => {
+  it('[GOV-PRECEDENCE] returns the most restrictive effect present (deny > escalate > require_approval > allow)', () => {
     fc.assert(fc.property(fc.array(decisionArb, { minLength: 1 }), (decisions) => {
       const combined = combineDecisions(decisions, fallback);
       const rank = (d: Decision) => EFFECTS.indexOf(d.effect);

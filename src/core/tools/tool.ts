@@ -108,6 +108,11 @@ export interface ToolContract<I = unknown, O = unknown> {
   target?(args: I): Partial<{ service: string | null; environment: string | null; tier: string | null; labels: Record<string, string> }>;
   /** How to undo a completed call; writes without one cannot be compensated in a saga. */
   readonly compensation?: Compensation<I, O>;
+  /**
+   * Reads the current state of the call's target (e.g. `{ memoryLimitMb: 512, healthy: false }`): what
+   * policy sees as `state`, and what the circuit breaker compares between repeated actions.
+   */
+  observe?(args: I, signal: AbortSignal): Promise<Record<string, unknown>>;
   /** Re-observes whether a call with this idempotency key took effect; needed to recover a non-idempotent write. */
   probe?(call: ToolCall<I>, signal: AbortSignal): Promise<ProbeResult<O>>;
   readonly verification?: VerificationProbe<I, O>;

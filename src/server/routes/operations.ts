@@ -20,14 +20,14 @@ export interface OperationsRoutesOptions {
 const TAGS = ['operations'];
 
 /**
- * Routes for operators and orchestrators: `GET /healthz` (liveness: the process answers),
+ * Routes for operators and orchestrators, answered without an API token: `GET /healthz` (liveness: the process answers),
  * `GET /readyz` (readiness: 200 when this instance takes work, 503 otherwise) and `GET /metrics`
  * (Prometheus text format).
  */
 export const operationsRoutes: FastifyPluginCallbackZod<OperationsRoutesOptions> = (app, { version, ready, metrics }, done) => {
   app.get(
     '/healthz',
-    { schema: { tags: TAGS, summary: 'Liveness: the process is up', response: { 200: HealthResponseSchema.describe('The process is up.') } } },
+    { schema: { tags: TAGS, summary: 'Liveness: the process is up', security: [], response: { 200: HealthResponseSchema.describe('The process is up.') } } },
     () => ({ status: 'ok' as const, version }),
   );
 
@@ -37,6 +37,7 @@ export const operationsRoutes: FastifyPluginCallbackZod<OperationsRoutesOptions>
       schema: {
         tags: TAGS,
         summary: 'Readiness: this instance takes work',
+        security: [],
         description: '200 when every check passes, 503 otherwise; a check that throws counts as failed.',
         response: { 200: ReadinessResponseSchema.describe('Every check passed.'), 503: ReadinessResponseSchema.describe('A check failed; do not send work here.') },
       },
@@ -59,6 +60,7 @@ export const operationsRoutes: FastifyPluginCallbackZod<OperationsRoutesOptions>
       schema: {
         tags: TAGS,
         summary: 'Prometheus metrics',
+        security: [],
         description: 'Text exposition format 0.0.4: mission, step, queue and HTTP metrics plus process metrics, all prefixed `interlock_`.',
       },
     },

@@ -1,5 +1,7 @@
 import type { Migration } from 'kysely';
 import { migration0001Missions } from './0001-missions.js';
+import { migration0002IdentityApprovals } from './0002-identity-approvals.js';
+import { migration0003Guards } from './0003-guards.js';
 
 /**
  * Every schema migration, by name, in the order they apply (names sort in that order). A static
@@ -8,4 +10,6 @@ import { migration0001Missions } from './0001-missions.js';
  */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-missions': migration0001Missions,
+  '0002-identity-approvals': migration0002IdentityApprovals,
+  '0003-guards': migration0003Guards,
 };
