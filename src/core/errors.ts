@@ -65,6 +65,12 @@ export const ERROR_CODES = {
   APPROVAL_HASH_MISMATCH: { kind: 'conflict', status: 409, summary: "The action hash presented differs from the request's: the actions changed or the vote is for other actions." },
   APPROVAL_NOT_GRANTED: { kind: 'conflict', status: 409, summary: 'The engine tried to use an approval that is not granted (pending or denied).' },
   APPROVAL_ALREADY_CONSUMED: { kind: 'conflict', status: 409, summary: 'The approval was already used once; approvals are single use.' },
+  AUDIT_PROOF_RANGE: { kind: 'input', status: 400, summary: 'A Merkle proof was asked for outside the tree: a leaf index >= the tree size, or an old size not in [1, new size].' },
+  AUDIT_HASH_INVALID: { kind: 'input', status: 400, summary: 'A Merkle tree hash (leaf, node or root) is not 32 bytes of SHA-256.' },
+  AUDIT_ENTRY_INVALID: { kind: 'input', status: 400, summary: 'An audit entry is not a valid envelope (schema version, kind, actor, mission, time or data) or holds a value JSON cannot represent.' },
+  AUDIT_CHECKPOINT_INVALID: { kind: 'input', status: 400, summary: 'A checkpoint (C2SP tlog-checkpoint) is malformed; the message names the line.' },
+  AUDIT_NOTE_INVALID: { kind: 'input', status: 400, summary: 'A note to sign (C2SP signed-note) is malformed: no trailing newline, a control character, or invalid UTF-8.' },
+  AUDIT_KEY_INVALID: { kind: 'input', status: 400, summary: 'A note signer or verifier key is malformed, uses an unsupported algorithm, or its key ID does not match its name and key.' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 /** A registered error code. */
