@@ -4,6 +4,7 @@ import type { DemoOptions, DemoReport } from '../server/demo.js';
 import type { ApprovalRequest, ApprovalStatus, VoteDecision } from '../core/approvals/approval.js';
 import type { ApprovalAction, IdentityStore, MissionFilter } from '../core/ports.js';
 import type { Mission, MissionDetail } from '../core/missions/mission.js';
+import type { AuditCheckpointResult, AuditProof, AuditVerification } from '../store/audit-log.js';
 
 /**
  * What the CLI needs from the rest of Interlock, passed in so commands run in tests without a
@@ -12,6 +13,30 @@ import type { Mission, MissionDetail } from '../core/missions/mission.js';
 export interface CliDeps extends ServerMain {
   /** A client of a running server's HTTP API, for the `missions` and `approvals` commands. */
   createApiClient(options: ApiClientOptions): InterlockApi;
+  /**
+   * Opens the database (migrating it first) and returns the audit log on it, for the database-direct
+   * `audit verify|checkpoint|proof` commands (`openAudit` in `src/server/audit-wiring.ts`). Optional so
+   * contexts that never run them need not provide it; `audit` commands then fail with a message.
+   */
+  openAudit?(config: InterlockConfig): Promise<AuditAdmin>;
+}
+
+/** The audit log on an open database, with the data directory's signing key; `close()` lets go of the database. */
+export interface AuditAdmin {
+  /** Path of the signer key file, `<dataDir>/audit-signing.key`. */
+  readonly signingKeyFile: string;
+  /** Number of entries. */
+  size(): Promise<number>;
+  /** Signs and stores a checkpoint of the current size (creating the signing key on first use). @throws `AUDIT_TAMPERED` */
+  checkpoint(): Promise<AuditCheckpointResult>;
+  /** Inclusion proof of entry `index` against the latest checkpoint. @throws `AUDIT_PROOF_RANGE`, `AUDIT_CHECKPOINT_MISSING` */
+  proof(index: number): Promise<AuditProof>;
+  /**
+   * Verifies the whole log against `verifierKey`, or, when undefined, against the data directory's key.
+   * @throws `INPUT_INVALID` when undefined and there is no key file; `AUDIT_KEY_INVALID`
+   */
+  verify(verifierKey: string | undefined, onProgress?: (checked: number) => void): Promise<AuditVerification>;
+  close(): Promise<void>;
 }
 
 /**

@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { formatConfigIssue, LOG_LEVELS } from '../config/index.js';
 import { ConfigError, InterlockError, type Issue } from '../core/errors.js';
 import { registerApprovalsCommand } from './commands/approvals.js';
+import { registerAuditCommand } from './commands/audit.js';
 import { registerConfigCommand } from './commands/config.js';
 import { registerDbCommand } from './commands/db.js';
 import { registerDemoCommand } from './commands/demo.js';
@@ -57,6 +58,7 @@ export function createProgram(ctx: CliContext): Command {
   registerApprovalsCommand(program, ctx);
   registerPrincipalsCommand(program, ctx);
   registerTokensCommand(program, ctx);
+  registerAuditCommand(program, ctx);
   return program;
 }
 

@@ -70,6 +70,8 @@ export const ERROR_CODES = {
   AUDIT_ENTRY_INVALID: { kind: 'input', status: 400, summary: 'An audit entry is not a valid envelope (schema version, kind, actor, mission, time or data) or holds a value JSON cannot represent.' },
   AUDIT_CHECKPOINT_INVALID: { kind: 'input', status: 400, summary: 'A checkpoint (C2SP tlog-checkpoint) is malformed; the message names the line.' },
   AUDIT_NOTE_INVALID: { kind: 'input', status: 400, summary: 'A note to sign (C2SP signed-note) is malformed: no trailing newline, a control character, or invalid UTF-8.' },
+  AUDIT_CHECKPOINT_MISSING: { kind: 'conflict', status: 409, summary: 'No signed checkpoint covers the audit entry yet, so it has no inclusion proof; make a checkpoint first.' },
+  AUDIT_TAMPERED: { kind: 'internal', status: 500, summary: 'The stored audit log fails its integrity checks (an entry changed, missing, inserted or moved); it is not checkpointed.' },
   AUDIT_KEY_INVALID: { kind: 'input', status: 400, summary: 'A note signer or verifier key is malformed, uses an unsupported algorithm, or its key ID does not match its name and key.' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
@@ -183,7 +185,7 @@ export class AccessError extends InterlockError {
 
 /** A fault of Interlock's own; the log has the stack. */
 export class InternalError extends InterlockError {
-  constructor(message: string, options: InterlockErrorOptions & { readonly code?: 'INTERNAL' | 'MIGRATION_FAILED' | 'ENGINE_NOT_READY' | 'WORKER_FENCED' } = {}) {
+  constructor(message: string, options: InterlockErrorOptions & { readonly code?: 'INTERNAL' | 'MIGRATION_FAILED' | 'ENGINE_NOT_READY' | 'WORKER_FENCED' | 'AUDIT_TAMPERED' } = {}) {
     super(options.code ?? 'INTERNAL', message, options);
   }
 }

@@ -1,5 +1,6 @@
 import type { WaitReason, Escalation, Mission, MissionDetail, MissionRequest, MissionStep, StepError, StepPhase, StepStatus } from './missions/mission.js';
 import type { Outcome, Stage } from './missions/stages.js';
+import type { AuditEntry } from './audit/entry.js';
 import type { ActionRecord } from './guards/breaker.js';
 import type { KillSwitch } from './guards/kill-switch.js';
 import type { ApprovalBinding, ApprovalRequest, ApprovalStatus, VoteInput } from './approvals/approval.js';
@@ -301,4 +302,14 @@ export interface GuardStore {
   freeze(tool: string, targetKey: string, until: number, reason: string, at: number): Promise<void>;
   /** The freeze in force for `tool` on `targetKey` at `now`, if any. */
   frozen(tool: string, targetKey: string, now: number): Promise<{ until: number; reason: string } | undefined>;
+}
+
+/**
+ * The audit log as the engine writes it (issue #4): entries are appended durably, in one transaction,
+ * as leaves of the RFC 6962 Merkle tree. `append` throws when they cannot be stored; the caller must
+ * then not do what the entries record (fail closed).
+ */
+export interface AuditLog {
+  /** Appends `entries` in order; returns their indices (0-based leaf positions). */
+  append(entries: readonly AuditEntry[]): Promise<number[]>;
 }

@@ -3,7 +3,7 @@ import { DBOS } from '@dbos-inc/dbos-sdk';
 import { InputError, InternalError, type Issue } from '../core/errors.js';
 import { MissionRequestSchema, defaultStepId, stepIdempotencyKey, type Mission, type MissionDetail, type MissionRequest, type StepSpec } from '../core/missions/mission.js';
 import type { ApprovalRequirement, PolicyEvaluator } from '../core/policy/policy.js';
-import type { ApprovalGate, EngineHealth, GuardStore, MissionFilter, MissionService, MissionStore, PlannedStep, WorkerRegistry } from '../core/ports.js';
+import type { ApprovalGate, AuditLog, EngineHealth, GuardStore, MissionFilter, MissionService, MissionStore, PlannedStep, WorkerRegistry } from '../core/ports.js';
 import type { KillSwitch } from '../core/guards/kill-switch.js';
 import { isKillSwitchScope } from '../core/guards/kill-switch.js';
 import type { GuardSettings } from './guard-check.js';
@@ -64,6 +64,8 @@ export interface MissionEngineOptions {
   /** The approvals module; without it, review decisions arrive through {@link MissionEngine.deliverReview} alone. */
   readonly approvals?: ApprovalGate;
   readonly guards: GuardStore;
+  /** The audit log: what missions do is appended to it before it is done (fail closed). */
+  readonly audit: AuditLog;
   readonly guardSettings: GuardSettings;
   readonly autonomy: AutonomySettings;
   /** Projects whose missions run in shadow mode. @default [] */
@@ -218,7 +220,7 @@ export function createMissionEngine(options: MissionEngineOptions): MissionEngin
     async start() {
       setWorkflowRuntime({
         store, workers, catalog, workerId: options.workerId, policy: options.policy, approvals: options.approvals,
-        guards: options.guards, guardSettings: options.guardSettings, autonomy: options.autonomy, shadowProjects: options.shadowProjects ?? [],
+        guards: options.guards, audit: options.audit, guardSettings: options.guardSettings, autonomy: options.autonomy, shadowProjects: options.shadowProjects ?? [],
         defaultApproval: options.defaultApproval ?? { quorum: 1, groups: [], expiresInMs: options.approvalTimeoutMs },
         parkRecheckMs: options.parkRecheckMs ?? 5000,
         approvalTimeoutMs: options.approvalTimeoutMs, observer: options.observer ?? {}, now,
@@ -283,6 +285,8 @@ export function createMissionEngine(options: MissionEngineOptions): MissionEngin
       const id = randomUUID();
       const { steps, risk } = plannedSteps(id, request);
       const at = now();
+      // The request is on the record before the mission exists; without the record there is no mission.
+      await options.audit.append([{ schemaVersion: 1, kind: 'plan.proposed', actor: request.requester, missionId: id, at, data: { request, risk } }]);
       const { mission, created } = await store.createMission({
         id, request, steps, risk, workflowVersion: options.workflowVersion, at, reason: `requested by ${request.requester}: ${request.title}`,
       });
@@ -326,10 +330,15 @@ export function createMissionEngine(options: MissionEngineOptions): MissionEngin
       }
       const engaged = await options.guards.engageKillSwitch(scope, by, reason, now());
       logger.warn({ scope, by, reason }, 'kill switch engaged');
+      // Stopping writes must never wait for the audit log; the record follows, and a failure is loud.
+      await options.audit.append([{ schemaVersion: 1, kind: 'kill_switch.changed', actor: by, missionId: null, at: now(), data: { scope, engaged: true, reason } }])
+        .catch((error: unknown) => logger.error({ err: error, scope }, 'the kill switch is engaged but the audit log could not record it'));
       return engaged;
     },
 
     async releaseKillSwitch(scope, by) {
+      // Letting writes run again is recorded first: without the record, the switch stays engaged.
+      await options.audit.append([{ schemaVersion: 1, kind: 'kill_switch.changed', actor: by, missionId: null, at: now(), data: { scope, engaged: false } }]);
       const released = await options.guards.releaseKillSwitch(scope, by, now());
       if (released === undefined) return undefined;
       logger.warn({ scope, by }, 'kill switch released');

@@ -3,7 +3,8 @@ import { InternalError } from '../core/errors.js';
 import { stepIdempotencyKey, type Escalation, type MissionDetail, type MissionStep, type StepError } from '../core/missions/mission.js';
 import type { Outcome, Stage } from '../core/missions/stages.js';
 import type { ApprovalRequirement, PolicyEvaluator } from '../core/policy/policy.js';
-import type { ApprovalGate, GuardStore, MissionPatch, MissionStore, WorkerRegistry } from '../core/ports.js';
+import type { AuditEntryKind } from '../core/audit/entry.js';
+import type { ApprovalGate, AuditLog, GuardStore, MissionPatch, MissionStore, WorkerRegistry } from '../core/ports.js';
 import type { Decision } from '../core/review/decision.js';
 import type { ToolCatalog } from '../core/tools/catalog.js';
 import { DEFAULT_RETRY, isWrite, type AnyToolContract } from '../core/tools/tool.js';
@@ -69,11 +70,21 @@ export interface WorkflowRuntime {
   readonly signal: AbortSignal;
   /** True for errors worth retrying a store step for (lost connection, server restarting). */
   readonly isTransient: (error: unknown) => boolean;
+  /** The audit log; every stage, decision, approval, tool call and result is appended to it. */
+  readonly audit: AuditLog;
+}
+
+/** Thrown when the audit log cannot record what a mission is about to do: the mission waits (fails closed). */
+export class AuditUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super(`the audit log cannot record the next action (${cause instanceof Error ? cause.message : String(cause)}); the mission waits until it can`, { cause });
+    this.name = 'AuditUnavailableError';
+  }
 }
 
 /** Retry settings for steps that only touch the store: ride out a database restart of up to ~30 min. */
 function storeRetry(rt: WorkflowRuntime): { retriesAllowed: true; intervalSeconds: number; backoffRate: number; maxAttempts: number; shouldRetry: (error: unknown) => boolean } {
-  return { retriesAllowed: true, intervalSeconds: 2, backoffRate: 1, maxAttempts: 900, shouldRetry: rt.isTransient };
+  return { retriesAllowed: true, intervalSeconds: 2, backoffRate: 1, maxAttempts: 900, shouldRetry: (error) => rt.isTransient(error) || error instanceof AuditUnavailableError };
 }
 
 let runtime: WorkflowRuntime | undefined;
@@ -115,6 +126,7 @@ class Stop extends Error {
  */
 class MissionRun {
   #seq = 1;
+  #auditBlocked = false;
   readonly #rt: WorkflowRuntime;
   readonly #id: string;
 
@@ -215,6 +227,7 @@ class MissionRun {
       const recheck = await this.#reviewRound(mission, planned, attempt + 1);
       if (recheck.decision.effect === 'require_approval') {
         const grant = await DBOS.runStep(() => this.#rt.approvals!.consume(approved.approvalId, recheck.binding, this.#rt.now()), { name: `approval:consume:${attempt}`, ...storeRetry(this.#rt) });
+        await this.#audited(`approval:consume:${attempt}`, 'approval.consumed', { approvalId: approved.approvalId, ok: grant.ok, ...(grant.ok ? {} : { code: grant.code, reason: grant.reason }) });
         // A grant belongs to this mission alone; "already consumed" on a replay means this mission
         // consumed it before a crash lost the checkpoint.
         if (grant.ok || grant.code === 'APPROVAL_ALREADY_CONSUMED') {
@@ -231,10 +244,12 @@ class MissionRun {
   }
 
   async #reviewRound(mission: MissionDetail, steps: readonly MissionStep[], n: number): Promise<ReviewRound> {
-    return DBOS.runStep(async () => reviewRound({
+    const round = await DBOS.runStep(async () => reviewRound({
       mission, steps, catalog: this.#rt.catalog, policy: this.#rt.policy(), autonomy: this.#rt.autonomy,
       defaultApproval: this.#rt.defaultApproval, now: this.#rt.now(), signal: this.#rt.signal,
     }), { name: `review:${n}`, ...storeRetry(this.#rt) });
+    await this.#audited(`review:${n}`, 'policy.decided', { round: n, decision: round.decision, suggest: round.suggest, actions: round.binding.actions });
+    return round;
   }
 
   /**
@@ -251,6 +266,7 @@ class MissionRun {
       : (await DBOS.runStep(() => gate.request({
           binding: round.binding, requester: mission.requester, requirement, reasons: round.decision.reasons, risk: mission.risk, now: this.#rt.now(),
         }), { name: `approval:request:${attempt}`, ...storeRetry(this.#rt) })).approvalId;
+    if (approvalId !== '') await this.#audited(`approval:request:${attempt}`, 'approval.requested', { approvalId, requirement, requester: mission.requester });
     const deadline = (await DBOS.now()) + expiresInMs;
     for (;;) {
       const message = await DBOS.recv<ControlMessage>(CONTROL_TOPIC, { deadlineEpochMS: deadline });
@@ -376,10 +392,12 @@ class MissionRun {
         passingSince = observed.ok ? (passingSince ?? now) : null;
         if (passingSince !== null && now - passingSince >= windowMs) {
           observations.push({ stepId: step.stepId, ...observed });
+          await this.#audited(`verify:${step.stepId}`, 'verification.checked', { stepId: step.stepId, tool: tool.name, ok: true, observed: observed.observed, checks: check });
           break;
         }
         if (now - start >= timeoutMs) {
           observations.push({ stepId: step.stepId, ...observed });
+          await this.#audited(`verify:${step.stepId}`, 'verification.checked', { stepId: step.stepId, tool: tool.name, ok: false, observed: observed.observed, checks: check });
           const compensations = await this.#compensate(completed);
           throw await this.#escalate(`verification of step ${step.stepId} (${tool.name}) failed within ${timeoutMs} ms: ${observed.observed}`, step.stepId, { observations, compensations });
         }
@@ -429,10 +447,15 @@ class MissionRun {
         const result = await attemptToolCall({
           store: this.#rt.store, workers: this.#rt.workers, workerId: this.#rt.workerId, tool, missionId: this.#id,
           stepId: step.stepId, args: step.args, idempotencyKey: step.idempotencyKey, signal: this.#rt.signal, now: this.#rt.now, fenced: this.#rt.fenced,
+          recordCall: (n) => this.#record('tool.called', { stepId: step.stepId, phase: step.phase, tool: tool.name, risk: tool.risk, args: step.args, idempotencyKey: step.idempotencyKey, attempt: n }),
         });
         return { ...result, seconds: (performance.now() - started) / 1000 };
       }, { name: `call:${step.stepId}:${attempt}`, ...storeRetry(this.#rt) });
       this.#rt.observer.stepFinished?.(this.#id, { stepId: step.stepId, tool: tool.name, status: outcome.status, seconds: outcome.seconds });
+      await this.#audited(`result:${step.stepId}:${attempt}`, step.phase === 'compensation' ? 'compensation.ran' : 'tool.result', {
+        stepId: step.stepId, tool: tool.name, status: outcome.status, seconds: outcome.seconds,
+        ...(outcome.status === 'succeeded' ? { result: outcome.result, recovered: outcome.recovered } : { error: outcome.error }),
+      });
       await this.#rt.observer.afterStep?.(this.#id, step.stepId, 'after');
       if (outcome.status !== 'failed' || !outcome.error.retryable || attempt >= retry.maxAttempts) return outcome;
       await DBOS.sleep(delay);
@@ -452,9 +475,34 @@ class MissionRun {
     throw await this.#finishThrow('close', `cancelled by ${message.by}${compensations.length > 0 ? `; compensated ${compensations.length} step(s)` : ''}`, 'cancelled');
   }
 
+  /**
+   * Appends one audit entry for this mission. When the audit log cannot store it, the mission shows
+   * `waitingFor: audit` and the step retries (fail closed: the caller has not acted yet).
+   */
+  async #record(kind: AuditEntryKind, data: Record<string, unknown>, actor = 'interlock-engine'): Promise<void> {
+    try {
+      await this.#rt.audit.append([{ schemaVersion: 1, kind, actor, missionId: this.#id, at: this.#rt.now(), data }]);
+    } catch (error) {
+      await this.#rt.store.updateMission(this.#id, { waitingFor: 'audit' }, this.#rt.now()).catch(() => undefined);
+      this.#auditBlocked = true;
+      throw new AuditUnavailableError(error);
+    }
+    if (this.#auditBlocked) {
+      this.#auditBlocked = false;
+      await this.#rt.store.updateMission(this.#id, { waitingFor: null }, this.#rt.now());
+    }
+  }
+
+  async #audited(name: string, kind: AuditEntryKind, data: Record<string, unknown>): Promise<void> {
+    await DBOS.runStep(() => this.#record(kind, data), { name: `audit:${name}`, ...storeRetry(this.#rt) });
+  }
+
   async #transition(to: Stage, reason: string, patch?: MissionPatch): Promise<void> {
     const seq = ++this.#seq;
-    await DBOS.runStep(() => this.#rt.store.recordTransition(this.#id, seq, to, reason, this.#rt.now(), patch), { name: `stage:${seq}:${to}`, ...storeRetry(this.#rt) });
+    await DBOS.runStep(async () => {
+      await this.#record('stage.transition', { seq, to, reason, ...(patch?.decision === undefined ? {} : { decision: patch.decision }), ...(patch?.outcome === undefined ? {} : { outcome: patch.outcome }) });
+      await this.#rt.store.recordTransition(this.#id, seq, to, reason, this.#rt.now(), patch);
+    }, { name: `stage:${seq}:${to}`, ...storeRetry(this.#rt) });
     this.#rt.observer.stageTransition?.(this.#id, to);
   }
 

@@ -28,6 +28,11 @@ export interface AttemptInput {
    * nothing of this attempt may be recorded, because the mission now belongs to another worker.
    */
   readonly fenced: () => Promise<never>;
+  /**
+   * Records that the call is about to run, durably, before any I/O of the tool (the audit log, fail
+   * closed): when it throws, the call does not run and the attempt throws too.
+   */
+  readonly recordCall: (attempt: number) => Promise<void>;
 }
 
 /**
@@ -55,6 +60,7 @@ export async function attemptToolCall(input: AttemptInput): Promise<AttemptResul
 
   if (!(await input.workers.heartbeat(input.workerId, input.now()))) await input.fenced();
   const attempt = step.attempts + 1;
+  await input.recordCall(attempt);
   await store.updateStep(missionId, stepId, { status: 'running', attempts: attempt, startedAt: input.now(), error: null });
 
   try {

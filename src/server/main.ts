@@ -16,7 +16,7 @@ import type { AnyToolContract } from '../core/tools/tool.js';
 import { createMissionEngine, migrateDurableState, type MissionEngine } from '../engine/engine.js';
 import { createPolicySource, type PolicySource } from '../engine/policy-loader.js';
 import type { EngineObserver } from '../engine/mission-workflow.js';
-import { checkConnection, createDatabase, migrateToLatest, withAdvisoryLock, PgApprovalStore, PgGuardStore, PgIdentityStore, migrationStatus, PgMissionStore, PgWorkerRegistry, startEmbeddedPostgres, type DatabaseHandle, type MigrationReport } from '../store/index.js';
+import { checkConnection, createDatabase, migrateToLatest, withAdvisoryLock, PgApprovalStore, PgAuditLog, PgGuardStore, PgIdentityStore, migrationStatus, PgMissionStore, PgWorkerRegistry, startEmbeddedPostgres, type DatabaseHandle, type MigrationReport } from '../store/index.js';
 import { isTransientDatabaseError } from '../store/transient.js';
 import { buildApp } from './app.js';
 import { Approvals } from './approvals.js';
@@ -193,6 +193,7 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
       policy: () => policy.current(),
       approvals,
       guards: new PgGuardStore(database.handle.db),
+      audit: new PgAuditLog(database.handle.db),
       guardSettings: {
         breaker: config.guards.circuitBreaker,
         perAgent: config.guards.rateLimits.perAgent,

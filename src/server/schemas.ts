@@ -113,7 +113,7 @@ const MissionSchema = z
     request: MissionRequestBodySchema,
     stage: z.enum(STAGES),
     outcome: z.enum(OUTCOMES).nullable().describe('Null while the mission runs.'),
-    waitingFor: z.enum(['approval', 'kill_switch', 'rate_limit']).nullable(),
+    waitingFor: z.enum(['approval', 'kill_switch', 'rate_limit', 'audit']).nullable(),
     risk: z.enum(RISK_CLASSES).describe('Highest risk class among the planned steps.'),
     decision: DecisionSchema.nullable(),
     escalation: EscalationSchema.nullable(),

@@ -3,6 +3,7 @@
 export { checkConnection, createDatabase, withAdvisoryLock, type DatabaseHandle, type DatabaseOptions } from './database.js';
 export { startEmbeddedPostgres, type EmbeddedPostgres, type EmbeddedPostgresOptions } from './embedded-postgres.js';
 export { migrateToLatest, migrationStatus, type MigrationReport, type MigrationState } from './migrate.js';
+export { PgAuditLog, type AuditCheckpointRecord, type AuditCheckpointResult, type AuditProof, type AuditVerification } from './audit-log.js';
 export { PgGuardStore } from './guard-store.js';
 export { PgApprovalStore, type ConsumeResult, type NewApproval } from './approval-store.js';
 export { PgIdentityStore } from './identity-store.js';

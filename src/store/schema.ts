@@ -53,7 +53,7 @@ export interface MissionsTable {
   stage: Stage;
   /** Null while the mission runs. */
   outcome: Outcome | null;
-  waiting_for: 'approval' | 'kill_switch' | 'rate_limit' | null;
+  waiting_for: 'approval' | 'kill_switch' | 'rate_limit' | 'audit' | null;
   risk: RiskClass;
   decision: NullableJson<Decision>;
   escalation: NullableJson<Escalation>;
@@ -200,6 +200,38 @@ export interface ApprovalVotesTable {
 }
 
 /**
+ * `interlock.audit_entries`: one row per leaf of the audit log's Merkle tree, append-only (a trigger
+ * refuses UPDATE and DELETE). `kind`, `mission_id`, `actor` and `at` copy the entry for queries; the
+ * entry's `entry` bytes are what is hashed.
+ */
+export interface AuditEntriesTable {
+  /** 0-based leaf index, gap-free. */
+  idx: number;
+  kind: string;
+  /** uuid, or null for global events. */
+  mission_id: string | null;
+  actor: string;
+  at: Timestamp;
+  /** `encodeEntry(entry)`: UTF-8 of the RFC 8785 canonical JSON. */
+  entry: Buffer;
+  /** `leafHash(entry)`, 32 bytes (RFC 6962 §2.1). */
+  leaf_hash: Buffer;
+  /** SHA-256(previous row's chain_hash || leaf_hash), 32 zero bytes before index 0: binds each row to its position. */
+  chain_hash: Buffer;
+}
+
+/** `interlock.audit_checkpoints`: signed tree heads (C2SP checkpoints), one per tree size, append-only. */
+export interface AuditCheckpointsTable {
+  /** Tree size in leaves. */
+  size: number;
+  /** 32 bytes; also inside `note`, which is what counts. */
+  root_hash: Buffer;
+  /** The signed note (c2sp.org/signed-note) whose text is the checkpoint. */
+  note: string;
+  created_at: Timestamp;
+}
+
+/**
  * The Kysely database type of Interlock's tables, for `Kysely<Database>`. Keys are qualified with
  * {@link SCHEMA}: `db.selectFrom('interlock.missions')`.
  */
@@ -215,6 +247,8 @@ export interface Database {
   'interlock.kill_switches': KillSwitchesTable;
   'interlock.action_log': ActionLogTable;
   'interlock.frozen_actions': FrozenActionsTable;
+  'interlock.audit_entries': AuditEntriesTable;
+  'interlock.audit_checkpoints': AuditCheckpointsTable;
 }
 
 /** A `missions` row as selected. */

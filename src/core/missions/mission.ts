@@ -117,9 +117,10 @@ export interface Escalation {
 
 /**
  * What a running mission waits for: a review decision (`approval`), the release of a kill switch
- * (`kill_switch`), or a rate-limit window (`rate_limit`).
+ * (`kill_switch`), a rate-limit window (`rate_limit`), or the audit log, which could not record what
+ * the mission is about to do (`audit`: it fails closed and retries).
  */
-export type WaitReason = 'approval' | 'kill_switch' | 'rate_limit';
+export type WaitReason = 'approval' | 'kill_switch' | 'rate_limit' | 'audit';
 
 /** A mission as stored and shown by the API and CLI. */
 export interface Mission {

@@ -2,6 +2,7 @@ import type { Migration } from 'kysely';
 import { migration0001Missions } from './0001-missions.js';
 import { migration0002IdentityApprovals } from './0002-identity-approvals.js';
 import { migration0003Guards } from './0003-guards.js';
+import { migration0004Audit } from './0004-audit.js';
 
 /**
  * Every schema migration, by name, in the order they apply (names sort in that order). A static
@@ -12,4 +13,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-missions': migration0001Missions,
   '0002-identity-approvals': migration0002IdentityApprovals,
   '0003-guards': migration0003Guards,
+  '0004-audit': migration0004Audit,
 };
