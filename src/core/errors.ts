@@ -41,6 +41,7 @@ export const ERROR_CODES = {
   DATABASE_UNREACHABLE: { kind: 'unavailable', status: 503, summary: 'PostgreSQL could not be reached; check DATABASE_URL or the embedded server.' },
   EMBEDDED_POSTGRES_FAILED: { kind: 'unavailable', status: 503, summary: 'The embedded PostgreSQL server could not be initialised or started.' },
   MIGRATION_FAILED: { kind: 'internal', status: 500, summary: 'A database migration failed; the schema was left at the last good version.' },
+  AUDIT_UNAVAILABLE: { kind: 'unavailable', status: 503, summary: 'The audit log could not record the request, so it was not accepted; try again.' },
   ENGINE_NOT_READY: { kind: 'unavailable', status: 503, summary: 'The mission engine is starting or stopping and cannot take work yet.' },
   WORKER_FENCED: { kind: 'internal', status: 500, summary: 'This worker was declared dead by its peers and its missions were taken over; it stops.' },
   INTERNAL: { kind: 'internal', status: 500, summary: 'An unexpected error inside Interlock; the log has the details.' },

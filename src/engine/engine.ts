@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DBOS } from '@dbos-inc/dbos-sdk';
-import { InputError, InternalError, type Issue } from '../core/errors.js';
+import { InputError, InterlockError, InternalError, type Issue } from '../core/errors.js';
 import { MissionRequestSchema, defaultStepId, stepIdempotencyKey, type Mission, type MissionDetail, type MissionRequest, type StepSpec } from '../core/missions/mission.js';
 import type { ApprovalRequirement, PolicyEvaluator } from '../core/policy/policy.js';
 import type { ApprovalGate, AuditLog, EngineHealth, GuardStore, MissionFilter, MissionService, MissionStore, PlannedStep, WorkerRegistry } from '../core/ports.js';
@@ -286,7 +286,9 @@ export function createMissionEngine(options: MissionEngineOptions): MissionEngin
       const { steps, risk } = plannedSteps(id, request);
       const at = now();
       // The request is on the record before the mission exists; without the record there is no mission.
-      await options.audit.append([{ schemaVersion: 1, kind: 'plan.proposed', actor: request.requester, missionId: id, at, data: { request, risk } }]);
+      await options.audit.append([{ schemaVersion: 1, kind: 'plan.proposed', actor: request.requester, missionId: id, at, data: { request, risk } }]).catch((error: unknown) => {
+        throw new InterlockError('AUDIT_UNAVAILABLE', 'The audit log could not record this mission request, so it was not accepted; try again shortly.', { cause: error });
+      });
       const { mission, created } = await store.createMission({
         id, request, steps, risk, workflowVersion: options.workflowVersion, at, reason: `requested by ${request.requester}: ${request.title}`,
       });

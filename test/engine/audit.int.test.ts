@@ -82,4 +82,17 @@ describe('fail closed', () => {
     expect(await ledgerSteps(mission.id)).toEqual(['s1', 's2']);
     expect((await kinds(mission.id)).filter((k) => k === 'tool.called')).toHaveLength(2);
   }, 60_000);
+
+  it('refuses a mission request with 503 AUDIT_UNAVAILABLE when the audit log cannot record it, storing nothing', async () => {
+    const before = (await it_.running.engine.list({ limit: 500 })).length;
+    await refuseAuditWrites();
+    try {
+      const { status, json } = await it_.post('/v1/missions', { title: 'not on the record', steps: [{ tool: 'builtin.noop' }] });
+      expect(status).toBe(503);
+      expect(json.error.code).toBe('AUDIT_UNAVAILABLE');
+    } finally {
+      await allowAuditWrites();
+    }
+    expect((await it_.running.engine.list({ limit: 500 })).length).toBe(before);
+  });
 });
