@@ -1,19 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { InterlockError } from '../errors.js';
+import { type InterlockError } from '../errors.js';
 import { AUDIT_ENTRY_KINDS, encodeEntry, REDACTED, redactSecrets, type AuditEntry } from './entry.js';
 import { leafHash } from './merkle.js';
+import { codeOf } from '../../../test/support/errors.js';
 
 const decode = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    return error instanceof InterlockError ? error.code : `not an InterlockError: ${String(error)}`;
-  }
-  return undefined;
-}
 
 const entry: AuditEntry = {
   schemaVersion: 1,

@@ -1,7 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { InterlockError } from '../errors.js';
 import {
   consistencyProof,
   emptyRoot,
@@ -14,6 +13,7 @@ import {
   verifyInclusion,
   type ProofVerification,
 } from './merkle.js';
+import { codeOf } from '../../../test/support/errors.js';
 
 const VECTORS = new URL('../../../test/vectors/merkle/', import.meta.url);
 const hex = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'hex'));
@@ -21,14 +21,6 @@ const b64 = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'base
 const toHex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    return error instanceof InterlockError ? error.code : `not an InterlockError: ${String(error)}`;
-  }
-  return undefined;
-}
 
 function reasonOf(result: ProofVerification): string | undefined {
   return result.ok ? undefined : result.reason;

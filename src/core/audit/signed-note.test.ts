@@ -1,7 +1,7 @@
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { InterlockError } from '../errors.js';
+import { type InterlockError } from '../errors.js';
 import {
   formatVerifierKey,
   generateSigner,
@@ -13,6 +13,7 @@ import {
   verifyNote,
   type NoteVerification,
 } from './signed-note.js';
+import { codeOf } from '../../../test/support/errors.js';
 
 interface SignedNoteVectors {
   vectors: { verifierKey: string; note: string; signedText: string; valid: boolean }[];
@@ -21,14 +22,6 @@ interface SignedNoteVectors {
 const vectors = JSON.parse(readFileSync(new URL('../../../test/vectors/merkle/c2sp/signed_note_vectors.json', import.meta.url), 'utf8')) as SignedNoteVectors;
 const example = vectors.vectors[0]!;
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    return error instanceof InterlockError ? error.code : `not an InterlockError: ${String(error)}`;
-  }
-  return undefined;
-}
 
 const reasonOf = (result: NoteVerification): string | undefined => (result.ok ? undefined : result.reason);
 const b64 = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'base64'));
