@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { REPO_ROOT } from './report.js';
+import { isAlive } from '../../test/support/processes.js';
 
 /** The CLI launcher; it runs the compiled `dist/`. */
 const INTERLOCK_BIN = join(REPO_ROOT, 'bin', 'interlock.js');
@@ -214,11 +215,3 @@ export async function stopLeftoverPostgres(clusterDir: string, timeoutMs = 10_00
   return pid;
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -5,26 +5,24 @@ import { InputError, InterlockError } from '../core/errors.js';
 import type { Principal } from '../core/identity/identity.js';
 import type { ApprovalBinding, ApprovalOutcome } from '../core/ports.js';
 import { newMission } from '../../test/support/missions.js';
-import { createTestDatabase, type TestDatabase } from '../../test/support/postgres.js';
-import { createDatabase, migrateToLatest, PgApprovalStore, PgMissionStore, type DatabaseHandle } from '../store/index.js';
+import { createMigratedTestDatabase, type MigratedTestDatabase } from '../../test/support/postgres.js';
+import { PgApprovalStore, PgMissionStore, type DatabaseHandle } from '../store/index.js';
 import { Approvals } from './approvals.js';
 
-let testDb: TestDatabase;
+let testDb: MigratedTestDatabase;
 let handle: DatabaseHandle;
 let missions: PgMissionStore;
 let clock = Date.UTC(2026, 0, 2, 3, 0, 0);
 const quiet = { info: () => undefined, warn: () => undefined };
 
 beforeAll(async () => {
-  testDb = await createTestDatabase('server_approvals');
-  handle = createDatabase({ url: testDb.url });
-  await migrateToLatest(handle.db);
+  testDb = await createMigratedTestDatabase('server_approvals');
+  handle = testDb.handle;
   missions = new PgMissionStore(handle.db);
 });
 
 afterAll(async () => {
-  await handle.close();
-  await testDb.drop();
+  await testDb.close();
 });
 
 /** A module instance ("a worker") whose deliveries are recorded; `fail` makes the next N deliveries throw `failWith`. */

@@ -11,6 +11,7 @@ import { createDatabase } from './database.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
 import { migrateToLatest } from './migrate.js';
 import { PgMissionStore } from './mission-store.js';
+import { isAlive } from '../../test/support/processes.js';
 
 let base: string;
 let servers: EmbeddedPostgres[];
@@ -53,14 +54,6 @@ function serverUser(): { uid?: number; gid?: number } {
   return { uid: id('-u'), gid: id('-g') };
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function startFailure(dataDir: string): Promise<ConnectorError> {
   const error: unknown = await startEmbeddedPostgres({ dataDir }).then(

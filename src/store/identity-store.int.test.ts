@@ -1,26 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InterlockError } from '../core/errors.js';
 import { hashToken } from '../core/identity/tokens.js';
-import { createTestDatabase, type TestDatabase } from '../../test/support/postgres.js';
-import { createDatabase, type DatabaseHandle } from './database.js';
+import { createMigratedTestDatabase, type MigratedTestDatabase } from '../../test/support/postgres.js';
+import type { DatabaseHandle } from './database.js';
 import { PgIdentityStore } from './identity-store.js';
-import { migrateToLatest } from './migrate.js';
 
-let testDb: TestDatabase;
+let testDb: MigratedTestDatabase;
 let handle: DatabaseHandle;
 let store: PgIdentityStore;
 const NOW = Date.UTC(2026, 0, 2, 3, 0, 0);
 
 beforeAll(async () => {
-  testDb = await createTestDatabase('store_identity');
-  handle = createDatabase({ url: testDb.url });
-  await migrateToLatest(handle.db);
+  testDb = await createMigratedTestDatabase('store_identity');
+  handle = testDb.handle;
   store = new PgIdentityStore(handle.db);
 });
 
 afterAll(async () => {
-  await handle.close();
-  await testDb.drop();
+  await testDb.close();
 });
 
 async function rejection(promise: Promise<unknown>): Promise<InterlockError> {

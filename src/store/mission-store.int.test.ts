@@ -3,25 +3,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InterlockError } from '../core/errors.js';
 import type { PlannedStep } from '../core/ports.js';
 import { newMission } from '../../test/support/missions.js';
-import { createTestDatabase, type TestDatabase } from '../../test/support/postgres.js';
-import { createDatabase, type DatabaseHandle } from './database.js';
-import { migrateToLatest } from './migrate.js';
+import { createMigratedTestDatabase, type MigratedTestDatabase } from '../../test/support/postgres.js';
+import type { DatabaseHandle } from './database.js';
 import { PgMissionStore } from './mission-store.js';
 
-let testDb: TestDatabase;
+let testDb: MigratedTestDatabase;
 let handle: DatabaseHandle;
 let store: PgMissionStore;
 
 beforeAll(async () => {
-  testDb = await createTestDatabase('store_missions');
-  handle = createDatabase({ url: testDb.url });
-  await migrateToLatest(handle.db);
+  testDb = await createMigratedTestDatabase('store_missions');
+  handle = testDb.handle;
   store = new PgMissionStore(handle.db);
 });
 
 afterAll(async () => {
-  await handle.close();
-  await testDb.drop();
+  await testDb.close();
 });
 
 /** A project name of its own, so each test sees only its own missions. */

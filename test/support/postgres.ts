@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { createDatabase, migrateToLatest, type DatabaseHandle } from '../../src/store/index.js';
 
 /** A database created for one test file; `drop()` removes it. */
 export interface TestDatabase {
@@ -41,6 +42,28 @@ export async function createTestDatabase(prefix: string): Promise<TestDatabase> 
         await client.query(`drop database if exists ${client.escapeIdentifier(name)}`);
       });
       return dropping;
+    },
+  };
+}
+
+/** A {@link TestDatabase} with Interlock's schema migrated and a connection pool open on it. */
+export interface MigratedTestDatabase extends TestDatabase {
+  readonly handle: DatabaseHandle;
+  /** Closes the pool, then drops the database. */
+  close(): Promise<void>;
+}
+
+/** Creates a fresh test database, migrates it to the latest schema and opens a pool on it. */
+export async function createMigratedTestDatabase(prefix: string, poolSize?: number): Promise<MigratedTestDatabase> {
+  const database = await createTestDatabase(prefix);
+  const handle = createDatabase({ url: database.url, ...(poolSize === undefined ? {} : { poolSize }) });
+  await migrateToLatest(handle.db);
+  return {
+    ...database,
+    handle,
+    async close() {
+      await handle.close();
+      await database.drop();
     },
   };
 }
