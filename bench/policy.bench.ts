@@ -9,6 +9,7 @@ import { RISK_CLASSES, type RiskClass } from '../src/core/tools/tool.js';
 import type { Benchmark, BenchmarkReport, Progress } from './support/benchmark.js';
 import { formatNumber, markdownTable } from './support/report.js';
 import { round, summarize, type Summary } from './support/stats.js';
+import { seededRandom } from '../test/support/random.js';
 
 /** What this benchmark runs; recorded in the results file. */
 const PARAMETERS = {
@@ -140,20 +141,8 @@ function plainDecide(specs: readonly RuleSpec[], ids: readonly string[], input: 
 // ---------------------------------------------------------------------------------------------
 // Inputs
 
-/** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 export function inputs(count: number): PolicyInput[] {
-  const next = random(PARAMETERS.seed);
+  const next = seededRandom(PARAMETERS.seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T;
   const start = Date.parse('2026-03-25T08:00:00Z'); // a Wednesday: the run crosses a weekend freeze
   return Array.from({ length: count }, (_, index): PolicyInput => {

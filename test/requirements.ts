@@ -27,4 +27,5 @@ export const REQUIREMENTS: readonly Requirement[] = [
   { id: 'GOV-BREAKER', rule: 'The same action on the same target X times within Y minutes without the observed state changing freezes it and escalates.' },
   { id: 'GOV-SHADOW', rule: 'Shadow mode records what would have run and executes nothing.' },
   { id: 'GOV-SUGGEST', rule: 'Autonomy level suggest never executes; approve always asks a person.' },
+  { id: 'GOV-AUDIT-FAIL-CLOSED', rule: 'A vote, an approval decision or a policy change takes effect only together with its audit entry; when the audit log cannot record it, it does not take effect (503 AUDIT_UNAVAILABLE).' },
 ];

@@ -4,32 +4,15 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { REPO_ROOT } from './report.js';
-import { isAlive } from '../../test/support/processes.js';
+import { isAlive, processMemory, type ProcessMemory } from '../../test/support/processes.js';
+
+export type { ProcessMemory };
 
 /** The CLI launcher; it runs the compiled `dist/`. */
 const INTERLOCK_BIN = join(REPO_ROOT, 'bin', 'interlock.js');
 
 /** Lines of a child's output kept for error messages. */
 const TAIL_LINES = 30;
-
-/** Memory of a process from /proc/<pid>/status, KiB. */
-export interface ProcessMemory {
-  /** Resident set size now (`VmRSS`). */
-  readonly rssKiB: number;
-  /** Peak resident set size so far (`VmHWM`). */
-  readonly peakRssKiB: number;
-}
-
-/** Reads `VmRSS` and `VmHWM` of `pid` (Linux). Throws when the process is gone or /proc is missing. */
-async function processMemory(pid: number): Promise<ProcessMemory> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const field = (name: string): number => {
-    const match = new RegExp(`^${name}:\\s+(\\d+) kB$`, 'm').exec(status);
-    if (match?.[1] === undefined) throw new Error(`/proc/${pid}/status has no ${name}`);
-    return Number(match[1]);
-  };
-  return { rssKiB: field('VmRSS'), peakRssKiB: field('VmHWM') };
-}
 
 /** How a stopped child ended. */
 export interface Exit {

@@ -1,7 +1,7 @@
 import { ERROR_CODES, InterlockError, type ErrorCode, type InterlockErrorOptions } from '../core/errors.js';
 import type { Mission, MissionDetail } from '../core/missions/mission.js';
 import type { MissionFilter } from '../core/ports.js';
-import type { ApiClientOptions, ApprovalView, InterlockApi, KillSwitchView, MissionPage } from './deps.js';
+import type { ApiClientOptions, ApprovalView, DiagnosisView, IncidentView, IntakeView, InterlockApi, KillSwitchView, MissionPage, SignalView } from './deps.js';
 
 /** Options of an {@link ApiError}. */
 interface ApiErrorOptions extends InterlockErrorOptions {
@@ -39,13 +39,14 @@ export function createApiClient(options: ApiClientOptions): InterlockApi {
 
   const auth: Record<string, string> = options.token === undefined ? {} : { authorization: `Bearer ${options.token}` };
 
-  async function request(method: 'GET' | 'POST', path: string, query?: URLSearchParams, payload: unknown = {}): Promise<unknown> {
+  /** The response body of `method path`, parsed as JSON, or as text when `accept` is not JSON. */
+  async function request(method: 'GET' | 'POST', path: string, query?: URLSearchParams, payload: unknown = {}, accept = 'application/json', raw?: { readonly body: Uint8Array; readonly contentType: string }): Promise<unknown> {
     const search = query === undefined || query.size === 0 ? '' : `?${query.toString()}`;
     const url = `${baseUrl}${path}${search}`;
-    const init: RequestInit = { method, headers: { accept: 'application/json', ...auth }, signal: AbortSignal.timeout(options.timeoutMs) };
+    const init: RequestInit = { method, headers: { accept, ...auth }, signal: AbortSignal.timeout(options.timeoutMs) };
     if (method === 'POST') {
-      init.headers = { accept: 'application/json', 'content-type': 'application/json', ...auth };
-      init.body = JSON.stringify(payload);
+      init.headers = { accept: 'application/json', 'content-type': raw?.contentType ?? 'application/json', ...auth };
+      init.body = raw === undefined ? JSON.stringify(payload) : raw.body;
     }
     const where = { url: baseUrl, method, path };
     let status: number;
@@ -64,6 +65,7 @@ export function createApiClient(options: ApiClientOptions): InterlockApi {
       throw new ApiError('API_UNREACHABLE', `cannot reach Interlock at ${baseUrl}: is \`interlock serve\` running?`, { cause: error, details: where });
     }
     const body = parseJson(text);
+    if (status >= 200 && status <= 299 && accept !== 'application/json') return text;
     if (status < 200 || status > 299) {
       const failure = errorBody(body);
       if (failure?.code === 'AUTH_REQUIRED' && options.token === undefined) {
@@ -147,8 +149,42 @@ export function createApiClient(options: ApiClientOptions): InterlockApi {
       if (!isRecord(body) || !Array.isArray(body.missions) || !body.missions.every(isMissionLike)) throw invalid('GET', '/v1/missions', 'something other than { missions, next }');
       return { missions: body.missions as unknown as Mission[], next: typeof body.next === 'string' ? body.next : null };
     },
+    async sendSignals(source, body, contentType) {
+      const path = `/v1/signals/${encodeURIComponent(source)}`;
+      const answer = await request('POST', path, undefined, undefined, 'application/json', { body, contentType });
+      if (!isRecord(answer) || typeof answer.intakeId !== 'string' || !Array.isArray(answer.incidents)) throw invalid('POST', path, 'something other than { intakeId, accepted, incidents }');
+      return answer as unknown as IntakeView;
+    },
+    async listIncidents(filter) {
+      const query = new URLSearchParams();
+      if (filter.status !== undefined) query.set('status', filter.status);
+      if (filter.project !== undefined) query.set('project', filter.project);
+      if (filter.limit !== undefined) query.set('limit', String(filter.limit));
+      if (filter.before !== undefined) query.set('before', filter.before);
+      const body = await request('GET', '/v1/incidents', query);
+      if (!isRecord(body) || !Array.isArray(body.incidents)) throw invalid('GET', '/v1/incidents', 'something other than { incidents, next }');
+      return { incidents: body.incidents as IncidentView[], next: typeof body.next === 'string' ? body.next : null };
+    },
+    async getIncident(id) {
+      const path = `/v1/incidents/${encodeURIComponent(id)}`;
+      const body = await request('GET', path);
+      if (!isRecord(body) || !isRecord(body.incident) || !Array.isArray(body.signals)) throw invalid('GET', path, 'something other than { incident, signals }');
+      return { incident: body.incident as unknown as IncidentView, signals: body.signals as SignalView[] };
+    },
+    async getDiagnosis(id) {
+      const path = `/v1/incidents/${encodeURIComponent(id)}/diagnosis`;
+      const body = await request('GET', path);
+      if (!isRecord(body) || typeof body.status !== 'string') throw invalid('GET', path, 'something other than { incidentId, missionId, status, diagnosis }');
+      return body as unknown as DiagnosisView;
+    },
     get: (id: string) => detail('GET', `/v1/missions/${encodeURIComponent(id)}`),
     cancel: (id: string) => detail('POST', `/v1/missions/${encodeURIComponent(id)}/cancel`),
+    async report(id: string): Promise<string> {
+      const path = `/v1/missions/${encodeURIComponent(id)}/report`;
+      const text = await request('GET', path, undefined, undefined, 'text/markdown');
+      if (typeof text !== 'string' || !text.startsWith('# ')) throw invalid('GET', path, 'something other than a Markdown report');
+      return text;
+    },
   };
 }
 

@@ -1,10 +1,11 @@
 import type { InterlockConfig } from '../config/index.js';
 import type { KillSwitch } from '../core/guards/kill-switch.js';
 import type { DemoOptions, DemoReport } from '../server/demo.js';
+import type { AuditExportReport, AuditExportRunOptions } from '../server/audit-export.js';
 import type { ApprovalRequest, ApprovalStatus, VoteDecision } from '../core/approvals/approval.js';
 import type { ApprovalAction, IdentityStore, MissionFilter } from '../core/ports.js';
 import type { Mission, MissionDetail } from '../core/missions/mission.js';
-import type { AuditCheckpointResult, AuditProof, AuditVerification } from '../store/audit-log.js';
+import type { AuditCheckpointResult, AuditConsistencyProof, AuditPage, AuditProof, AuditQuery, AuditVerification } from '../store/audit-log.js';
 
 /**
  * What the CLI needs from the rest of Interlock, passed in so commands run in tests without a
@@ -15,24 +16,39 @@ export interface CliDeps extends ServerMain {
   createApiClient(options: ApiClientOptions): InterlockApi;
   /**
    * Opens the database (migrating it first) and returns the audit log on it, for the database-direct
-   * `audit verify|checkpoint|proof` commands (`openAudit` in `src/server/audit-wiring.ts`). Optional so
+   * `audit verify|checkpoint|proof|query|consistency` commands (`openAudit` in `src/server/main.ts`). Optional so
    * contexts that never run them need not provide it; `audit` commands then fail with a message.
    */
   openAudit?(config: InterlockConfig): Promise<AuditAdmin>;
+  /**
+   * Opens the database (migrating it first) and runs the configured audit export sinks (all, or
+   * `options.sinks`) until each has caught up with the log as it was at the start, for
+   * `interlock audit export` (`exportAudit` in `src/server/main.ts`). Resolves with one result per
+   * sink, failures included. Optional like `openAudit`.
+   * @throws `INPUT_INVALID` when `options.from` is out of range or given for other than one sink
+   */
+  exportAudit?(config: InterlockConfig, options: AuditExportRunOptions): Promise<AuditExportReport>;
 }
 
-/** The audit log on an open database, with the data directory's signing key; `close()` lets go of the database. */
+/**
+ * The audit log on an open database with the configured signing key (`AuditService` in
+ * `src/server/audit.ts`); `close()` lets go of the database.
+ */
 export interface AuditAdmin {
-  /** Path of the signer key file, `<dataDir>/audit-signing.key`. */
+  /** Path of the signer key file, `audit.signingKeyFile`. */
   readonly signingKeyFile: string;
   /** Number of entries. */
   size(): Promise<number>;
-  /** Signs and stores a checkpoint of the current size (creating the signing key on first use). @throws `AUDIT_TAMPERED` */
+  /** Signs and stores a checkpoint of the current size (creating the signing key on first use). @throws `AUDIT_TAMPERED`, `AUDIT_KEY_MISMATCH` */
   checkpoint(): Promise<AuditCheckpointResult>;
-  /** Inclusion proof of entry `index` against the latest checkpoint. @throws `AUDIT_PROOF_RANGE`, `AUDIT_CHECKPOINT_MISSING` */
-  proof(index: number): Promise<AuditProof>;
+  /** Inclusion proof of entry `index` against the latest checkpoint, or the one of `size` entries. @throws `AUDIT_PROOF_RANGE`, `AUDIT_CHECKPOINT_MISSING` */
+  proof(index: number, size?: number): Promise<AuditProof>;
+  /** Consistency proof between the checkpoints of `from` and `to` (default latest) entries. @throws `AUDIT_PROOF_RANGE`, `AUDIT_CHECKPOINT_MISSING` */
+  consistencyProof(from: number, to?: number): Promise<AuditConsistencyProof>;
+  /** Entries matching a filter, a page at a time. @throws `INPUT_INVALID` */
+  query(query: AuditQuery): Promise<AuditPage>;
   /**
-   * Verifies the whole log against `verifierKey`, or, when undefined, against the data directory's key.
+   * Verifies the whole log against `verifierKey`, or, when undefined, against the configured key.
    * @throws `INPUT_INVALID` when undefined and there is no key file; `AUDIT_KEY_INVALID`
    */
   verify(verifierKey: string | undefined, onProgress?: (checked: number) => void): Promise<AuditVerification>;
@@ -114,7 +130,69 @@ export interface ApiClientOptions {
 }
 
 /** Every endpoint group of the HTTP API the CLI uses. */
-export interface InterlockApi extends MissionsApi, ApprovalsApi, GovernanceApi {}
+export interface InterlockApi extends MissionsApi, ApprovalsApi, GovernanceApi, SignalsApi {}
+
+/** What `POST /v1/signals/:source` answered. */
+export interface IntakeView {
+  readonly intakeId: string;
+  readonly accepted: number;
+  readonly incidents: ReadonlyArray<{ readonly id: string; readonly events: readonly string[]; readonly missionId: string | null }>;
+  readonly truncatedAlerts: number;
+}
+
+/** An incident as the API shows it (times in ms since the epoch). */
+export interface IncidentView {
+  readonly id: string;
+  readonly title: string;
+  readonly project: string;
+  readonly source: string;
+  readonly groupKey: string;
+  readonly status: 'open' | 'resolved';
+  readonly flapping: boolean;
+  readonly openedAt: number;
+  readonly resolvedAt: number | null;
+  readonly lastSignalAt: number;
+  readonly missionId: string | null;
+  readonly alerts: ReadonlyArray<{ readonly fingerprint: string; readonly name: string; readonly status: 'firing' | 'resolved'; readonly labels: Readonly<Record<string, string>>; readonly firstSeenAt: number; readonly lastSeenAt: number; readonly received: number }>;
+  readonly untracked: number;
+}
+
+/** A stored signal as the API shows it. */
+export interface SignalView {
+  readonly id: string;
+  readonly source: string;
+  readonly kind: string;
+  readonly fingerprint: string;
+  readonly status: 'firing' | 'resolved';
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly annotations: Readonly<Record<string, string>>;
+  readonly startsAt: number;
+  readonly endsAt: number | null;
+  readonly receivedAt: number;
+  readonly events: readonly string[];
+}
+
+/** An incident's diagnosis as the API shows it. */
+export interface DiagnosisView {
+  readonly incidentId: string;
+  readonly missionId: string | null;
+  readonly status: 'none' | 'running' | 'done' | 'failed';
+  /** diagnosis.run's result (engine, onset, hypotheses, ranking, evidence, unavailable), or null. */
+  readonly diagnosis: Record<string, unknown> | null;
+}
+
+/** Signal intake and incidents (`/v1/signals`, `/v1/incidents`); every method rejects with an `ApiError`. */
+export interface SignalsApi {
+  /** `POST /v1/signals/:source` with the body as given. */
+  sendSignals(source: string, body: Uint8Array, contentType: string): Promise<IntakeView>;
+  /** `GET /v1/incidents?status&project&limit&before`: newest first. */
+  listIncidents(filter: { readonly status?: 'open' | 'resolved'; readonly project?: string; readonly limit?: number; readonly before?: string }): Promise<{ incidents: IncidentView[]; next: string | null }>;
+  /** `GET /v1/incidents/:id`: the incident and its signals. */
+  getIncident(id: string): Promise<{ incident: IncidentView; signals: SignalView[] }>;
+  /** `GET /v1/incidents/:id/diagnosis`: the hypotheses of its latest diagnosis mission. */
+  getDiagnosis(id: string): Promise<DiagnosisView>;
+}
 
 /** A kill switch as the API shows it (times in ms since the epoch). */
 export type KillSwitchView = KillSwitch;
@@ -183,6 +261,8 @@ export interface MissionsApi {
   get(id: string): Promise<MissionDetail>;
   /** `POST /v1/missions/:id/cancel`. The server answers `MISSION_NOT_FOUND` or `MISSION_ALREADY_FINISHED`. */
   cancel(id: string): Promise<MissionDetail>;
+  /** `GET /v1/missions/:id/report`: the mission report, Markdown built from the audit log. The server answers `MISSION_NOT_FOUND`. */
+  report(id: string): Promise<string>;
 }
 
 /** One page of missions as `GET /v1/missions` answers it: `{ missions, next }`. */

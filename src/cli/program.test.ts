@@ -27,7 +27,7 @@ function testContext(cwd: string, env: Record<string, string> = {}, overrides: P
     demo: (options) => {
       configs.push(options.config);
       options.out('Mission: a demo');
-      return Promise.resolve({ ok: true, rows: [{ mission: 'a demo', decision: 'require_approval', approval: 'approved by demo-reviewer', outcome: 'resolved', steps: 's1:succeeded', verified: '120 ms after request', durationMs: 300, expected: 'resolved', ok: true }] });
+      return Promise.resolve({ ok: true, rows: [{ mission: 'a demo', decision: 'require_approval', approval: 'approved by demo-reviewer', outcome: 'resolved', steps: 's1:succeeded', verified: '120 ms after request', durationMs: 300, expected: 'resolved', ok: true }], audit: { ok: true, size: 42, checkpoints: 1 } });
     },
     doctor: (config): Promise<DoctorReport> => {
       configs.push(config);

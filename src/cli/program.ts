@@ -10,6 +10,7 @@ import { registerDemoCommand } from './commands/demo.js';
 import { registerDoctorCommand } from './commands/doctor.js';
 import { registerKillSwitchCommand } from './commands/kill-switch.js';
 import { registerMissionsCommand } from './commands/missions.js';
+import { registerSignalsCommands } from './commands/signals.js';
 import { registerPolicyCommand } from './commands/policy.js';
 import { registerPrincipalsCommand } from './commands/principals.js';
 import { registerServeCommand } from './commands/serve.js';
@@ -54,6 +55,7 @@ export function createProgram(ctx: CliContext): Command {
   registerKillSwitchCommand(program, ctx);
   registerConfigCommand(program, ctx);
   registerMissionsCommand(program, ctx);
+  registerSignalsCommands(program, ctx);
   registerPolicyCommand(program, ctx);
   registerApprovalsCommand(program, ctx);
   registerPrincipalsCommand(program, ctx);

@@ -4,7 +4,7 @@ import type { CliDeps, ServerMain } from './deps.js';
 
 /**
  * The real CLI dependencies: `serve`, `migrate`, `doctor` and `openIdentity` from
- * `src/server/main.ts`, `openAudit` from `src/server/audit-wiring.ts`, imported on first use (so `--help`, `config print`, `missions` and
+ * `src/server/main.ts`, `openAudit` and `exportAudit`, imported on first use (so `--help`, `config print`, `missions` and
  * `approvals` never load the server, the engine or PostgreSQL), and the HTTP {@link createApiClient}.
  * When the server module cannot be loaded, the call rejects with `INTERNAL` naming the reason.
  */
@@ -18,16 +18,17 @@ export function createDefaultDeps(): CliDeps {
     demo: async (options) => (await load()).demo(options),
     openIdentity: async (config) => (await load()).openIdentity(config),
     openAudit: async (config) => (await importAuditWiring()).openAudit(config),
+    exportAudit: async (config, options) => (await importAuditWiring()).exportAudit(config, options),
     createApiClient,
   };
 }
 
-async function importAuditWiring(): Promise<{ openAudit: NonNullable<CliDeps['openAudit']> }> {
+async function importAuditWiring(): Promise<{ openAudit: NonNullable<CliDeps['openAudit']>; exportAudit: NonNullable<CliDeps['exportAudit']> }> {
   try {
-    return await import('../server/audit-wiring.js');
+    return await import('../server/main.js');
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    throw new InternalError(`the audit module (server/audit-wiring.js) could not be loaded (${reason}); reinstall Interlock or run \`npm run build\``, { cause: error });
+    throw new InternalError(`the server module (server/main.js) could not be loaded (${reason}); reinstall Interlock or run \`npm run build\``, { cause: error });
   }
 }
 

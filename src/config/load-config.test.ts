@@ -49,8 +49,30 @@ describe('loadConfig defaults', () => {
         circuitBreaker: { maxActions: 3, windowMs: 600_000, freezeMs: 3_600_000 },
         rateLimits: { perAgent: { max: 60, windowMs: 60_000 }, perTarget: { max: 20, windowMs: 60_000 } },
       },
+      audit: {
+        origin: 'interlock/audit',
+        signingKeyFile: join(cwd, '.interlock', 'audit-signing.key'),
+        checkpointIntervalMs: 60_000,
+        export: { sinks: [], pollIntervalMs: 1000, retry: { initialMs: 1000, maxMs: 60_000 } },
+      },
+      intake: {
+        sources: [{ name: 'alertmanager', type: 'alertmanager', project: 'default', auth: { type: 'token' } }, { name: 'cloudevents', type: 'cloudevents', project: 'default', auth: { type: 'token' } }],
+        maxInFlight: 64,
+        retryAfterSeconds: 1,
+      },
+      incidents: { groupBy: ['service'], reopenWindowMs: 300_000, flapping: { maxTransitions: 4, windowMs: 600_000 }, maxAlerts: 1000, startMissions: true, sweepIntervalMs: 30_000 },
+      diagnosis: { windowBeforeMs: 3_600_000, stepSeconds: 15, queries: [], changes: true, logs: true },
       log: { level: 'info' },
-      connectors: { builtin: { enabled: true }, files: { enabled: false, root: join(cwd, '.interlock', 'files') } },
+      connectors: {
+        builtin: { enabled: true },
+        files: { enabled: false, root: join(cwd, '.interlock', 'files') },
+        prometheus: { enabled: false, url: 'http://127.0.0.1:9090', timeoutMs: 10_000, maxResponseBytes: 33_554_432, maxRangeMs: 604_800_000, maxPoints: 1000, maxSeries: 100, maxSamples: 10_000 },
+        alertmanager: { enabled: false, url: 'http://127.0.0.1:9093', timeoutMs: 10_000, maxResponseBytes: 33_554_432, maxAlerts: 200, maxSilences: 200 },
+        changes: { enabled: false, git: [], maxChanges: 500, maxRangeMs: 604_800_000, maxReadBytes: 16_777_216 },
+        logs: { enabled: false, files: [], maxLines: 1000, maxReadBytes: 16_777_216, maxRangeMs: 86_400_000, maxTemplateLines: 50_000 },
+        nginx: { enabled: false, binary: '/usr/sbin/nginx', mainConfig: '/etc/nginx/nginx.conf', confDir: '/etc/nginx/interlock', pidFile: '/run/nginx.pid', timeoutMs: 10_000, upstreams: [] },
+        supervisor: { enabled: false, url: 'http://127.0.0.1:9001/RPC2', timeoutMs: 30_000, verifyWindowMs: 5000, processes: [] },
+      },
     });
   });
 
@@ -242,5 +264,88 @@ describe('engine.leaseMs cross-check', () => {
     writeYaml('interlock.yaml', 'engine:\n  heartbeatMs: 10000\nlog:\n  level: chatty\n');
     const error = configError(() => loadConfig({ env: {}, cwd }));
     expect(error.issues.map((issue) => issue.path)).toEqual(['engine.leaseMs', 'log.level']);
+  });
+});
+
+describe('audit.export', () => {
+  const sinks = (lines: string[]): string => ['audit:', '  export:', '    sinks:', ...lines.map((line) => `      ${line}`), ''].join('\n');
+
+  it('fills the defaults of a CloudEvents sink, resolves a JSON Lines path against the file, and takes the token from the variable named', () => {
+    const file = writeYaml('etc/interlock.yaml', sinks([
+      '- { name: archive, type: jsonl, path: ../var/audit.jsonl }',
+      '- { name: siem, type: cloudevents, url: "https://siem.example/ingest", bearerTokenEnv: SIEM_TOKEN, headers: { X-Tenant: ops } }',
+    ]));
+    const config = loadConfig({ env: { SIEM_TOKEN: 's3cret' }, files: [file], cwd });
+    expect(config.audit.export.sinks).toEqual([
+      { name: 'archive', type: 'jsonl', path: join(cwd, 'var', 'audit.jsonl') },
+      { name: 'siem', type: 'cloudevents', url: 'https://siem.example/ingest', mode: 'batch', batchSize: 100, timeoutMs: 10_000, headers: { 'X-Tenant': 'ops' }, bearerTokenEnv: 'SIEM_TOKEN', bearerToken: 's3cret' },
+    ]);
+  });
+
+  it('names the field of each problem: duplicate names, a bad URL, credentials in the URL or headers, an unknown type, retry bounds', () => {
+    writeYaml('interlock.yaml', [
+      sinks([
+        '- { name: siem, type: jsonl, path: a.jsonl }',
+        '- { name: siem, type: cloudevents, url: "ftp://siem.example" }',
+        '- { name: other, type: cloudevents, url: "https://user:hunter2@siem.example/x", headers: { Authorization: "Basic abc", X-Api-Key: k } }',
+        '- { name: third, type: syslog }',
+        '- { name: Bad Name, type: cloudevents, url: "https://siem.example", batchSize: 5000 }',
+      ]).trimEnd(),
+      '    retry: { initialMs: 5000, maxMs: 1000 }',
+      '',
+    ].join('\n'));
+    const error = configError(() => loadConfig({ env: {}, cwd }));
+    expect(error.issues.map((issue) => `${issue.path}: ${issue.message}`).sort()).toEqual([
+      'audit.export.retry.maxMs: must be at least audit.export.retry.initialMs',
+      'audit.export.sinks.1.name: is the name of another sink',
+      'audit.export.sinks.1.url: wrong format',
+      'audit.export.sinks.2.headers.Authorization: is set by the exporter or carries a credential',
+      'audit.export.sinks.2.headers.X-Api-Key: is set by the exporter or carries a credential',
+      'audit.export.sinks.2.url: holds credentials',
+      "audit.export.sinks.3.type: Invalid discriminator value. Expected 'jsonl' | 'cloudevents'",
+      'audit.export.sinks.4.batchSize: too large',
+      'audit.export.sinks.4.name: wrong format',
+    ]);
+    expect(JSON.stringify(error.details)).not.toMatch(/hunter2|Basic abc/);
+  });
+
+  it('leaves the token unset when its variable is not set (the exporter refuses the sink when it starts)', () => {
+    writeYaml('interlock.yaml', sinks(['- { name: siem, type: cloudevents, url: "https://siem.example", bearerTokenEnv: SIEM_TOKEN }']));
+    expect(loadConfig({ env: { SIEM_TOKEN: '' }, cwd }).audit.export.sinks[0]).not.toHaveProperty('bearerToken');
+  });
+});
+
+describe('connectors.changes and connectors.logs', () => {
+  it('resolves repository, deploy log and log file paths against the file, and reads the Loki token from the variable named', () => {
+    const file = writeYaml('etc/interlock.yaml', [
+      'connectors:',
+      '  changes:',
+      '    enabled: true',
+      '    git: [{ name: deploy, path: ../repos/deploy, service: checkout }]',
+      '    deployLog: ../var/deploys.jsonl',
+      '  logs:',
+      '    enabled: true',
+      '    files: [{ name: app, path: /var/log/app.log, format: { type: json } }, { name: nginx, path: logs/access.log, format: { type: pattern, pattern: "<Client> - <User> \\\\[<Time>\\\\] <Content>", time: [Time] } }]',
+      '    loki: { url: "http://loki:3100", tenant: ops, bearerTokenEnv: LOKI_TOKEN }',
+      '',
+    ].join('\n'));
+    const config = loadConfig({ env: { LOKI_TOKEN: 's3cret' }, files: [file], cwd });
+    expect(config.connectors.changes).toMatchObject({ git: [{ name: 'deploy', path: join(cwd, 'repos', 'deploy'), service: 'checkout', ref: 'HEAD' }], deployLog: join(cwd, 'var', 'deploys.jsonl') });
+    expect(config.connectors.logs.files.map((f) => f.path)).toEqual(['/var/log/app.log', join(cwd, 'etc', 'logs', 'access.log')]);
+    expect(config.connectors.logs.files[1]?.rotated).toBe(true);
+    expect(config.connectors.logs.loki).toMatchObject({ url: 'http://loki:3100', tenant: 'ops', serviceLabel: 'service_name', maxEntries: 5000, bearerToken: 's3cret' });
+  });
+
+  it('names each problem: a ref that could be an option, a log format without <Content>, a duplicate name', () => {
+    writeYaml('interlock.yaml', [
+      'connectors:',
+      '  changes:',
+      '    git: [{ name: deploy, path: a, ref: "--all" }]',
+      '  logs:',
+      '    files: [{ name: app, path: a.log, format: { type: pattern, pattern: "<Date> <Time>" } }, { name: app, path: b.log, format: { type: json } }]',
+      '',
+    ].join('\n'));
+    const error = configError(() => loadConfig({ env: {}, cwd }));
+    expect(error.issues.map((issue) => issue.path).sort()).toEqual(['connectors.changes.git.0.ref', 'connectors.logs.files.0.format.pattern', 'connectors.logs.files.1.name']);
   });
 });

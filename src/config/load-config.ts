@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
+import { withHttpSecrets } from '../connectors/shared/http-config.js';
 import { ConfigError, type Issue } from '../core/errors.js';
 import { describeValue, toIssues } from '../core/validation.js';
 import { isSecretPath } from './redact.js';
@@ -84,8 +85,11 @@ const CONFIG_FLAGS = {
   logLevel: { flag: '--log-level', path: ['log', 'level'], kind: 'string' },
 } as const satisfies Record<Exclude<keyof ConfigFlags, 'config'>, Setting & { flag: string }>;
 
-/** Keys holding filesystem paths: resolved against the file's directory when a file sets them. */
-const PATH_KEYS: ReadonlyArray<readonly string[]> = [['dataDir'], ['database', 'embedded', 'dataDir'], ['connectors', 'files', 'root'], ['policy', 'dir']];
+/**
+ * Keys holding filesystem paths: resolved against the file's directory when a file sets them. A `*`
+ * segment stands for every item of a list.
+ */
+const PATH_KEYS: ReadonlyArray<readonly string[]> = [['dataDir'], ['database', 'embedded', 'dataDir'], ['connectors', 'files', 'root'], ['policy', 'dir'], ['audit', 'signingKeyFile'], ['audit', 'export', 'sinks', '*', 'path'], ['connectors', 'changes', 'git', '*', 'path'], ['connectors', 'changes', 'deployLog'], ['connectors', 'logs', 'files', '*', 'path'], ['connectors', 'nginx', 'mainConfig'], ['connectors', 'nginx', 'confDir'], ['connectors', 'nginx', 'pidFile']];
 
 /** The file read when neither `--config` nor `INTERLOCK_CONFIG` names one, if it exists. */
 const DEFAULT_CONFIG_FILE = 'interlock.yaml';
@@ -105,7 +109,9 @@ interface Merged {
  * `<cwd>/interlock.yaml` if it exists, else none (unless `files` is given). Relative paths in a file
  * resolve against that file's directory; other relative paths against `cwd`.
  *
- * @returns the deep-frozen configuration, every default filled in and every path absolute.
+ * @returns the deep-frozen configuration, every default filled in, every path absolute, and the
+ *   credentials of the HTTP connectors read from the variables they name (`bearerTokenEnv`,
+ *   `basicAuth.passwordEnv`; an unset one stays unset and the connector refuses to start).
  * @throws ConfigError `CONFIG_FILE_UNREADABLE` when a file is missing, unreadable or not valid YAML
  *   (the message and issues give `file:line:col`).
  * @throws ConfigError `CONFIG_INVALID` listing every problem at once as {@link ConfigIssue}s: the
@@ -141,13 +147,22 @@ export function loadConfig(options: LoadConfigOptions): InterlockConfig {
   }
 
   const config = result.data;
+  const sinks = resolveSinks(config.audit.export.sinks, env, cwd);
   const dataDir = resolve(cwd, config.dataDir);
   return deepFreeze({
     ...config,
     dataDir,
     database: { ...config.database, embedded: { ...config.database.embedded, dataDir: resolve(cwd, config.database.embedded.dataDir) } },
-    connectors: { ...config.connectors, files: { ...config.connectors.files, root: resolve(cwd, config.connectors.files.root) } },
+    connectors: {
+      ...config.connectors,
+      files: { ...config.connectors.files, root: resolve(cwd, config.connectors.files.root) },
+      prometheus: withHttpSecrets(config.connectors.prometheus, env),
+      alertmanager: withHttpSecrets(config.connectors.alertmanager, env),
+      supervisor: withHttpSecrets(config.connectors.supervisor, env),
+      logs: config.connectors.logs.loki === undefined ? config.connectors.logs : { ...config.connectors.logs, loki: withHttpSecrets(config.connectors.logs.loki, env) },
+    },
     policy: config.policy.dir === undefined ? config.policy : { ...config.policy, dir: resolve(cwd, config.policy.dir) },
+    audit: { ...config.audit, signingKeyFile: resolve(cwd, config.audit.signingKeyFile), export: { ...config.audit.export, sinks } },
   });
 }
 
@@ -218,11 +233,35 @@ function readConfigFile(path: string, setBy: string | undefined, cwd: string): F
       issue: { path: '(root)', message: 'a configuration file must be a mapping of keys to values', expected: 'object', received: describeValue(values), source: at(doc.contents?.range[0]) },
     };
   }
-  for (const keyPath of PATH_KEYS) {
-    const value = getIn(values, keyPath);
-    if (typeof value === 'string' && value !== '') setIn(values, keyPath, resolve(dirname(path), value));
-  }
+  for (const keyPath of PATH_KEYS) resolvePathAt(values, keyPath, dirname(path));
   return { kind: 'values', values, locate: (keyPath) => at(keyOffset(doc, keyPath)) };
+}
+
+/** Resolves the non-empty string at `keyPath` in `node` against `base`; `*` walks every item of a list. */
+function resolvePathAt(node: unknown, keyPath: readonly string[], base: string): void {
+  const [segment, ...rest] = keyPath;
+  if (segment === '*') {
+    if (Array.isArray(node)) for (const item of node) resolvePathAt(item, rest, base);
+    return;
+  }
+  if (segment === undefined || !isTree(node)) return;
+  const value = node[segment];
+  if (rest.length > 0) resolvePathAt(value, rest, base);
+  else if (typeof value === 'string' && value !== '') node[segment] = resolve(base, value);
+}
+
+/**
+ * The audit export sinks with their secrets from the environment: each `bearerTokenEnv` looked up in
+ * `env` (an unset or empty variable leaves `bearerToken` unset: the exporter refuses such a sink when
+ * it starts, so commands that export nothing do not need the secret), each `path` made absolute
+ * against `cwd`.
+ */
+function resolveSinks(sinks: InterlockConfig['audit']['export']['sinks'], env: ConfigEnv, cwd: string): InterlockConfig['audit']['export']['sinks'] {
+  return sinks.map((sink) => {
+    if (sink.type === 'jsonl') return { ...sink, path: resolve(cwd, sink.path) };
+    const token = sink.bearerTokenEnv === undefined ? undefined : env[sink.bearerTokenEnv];
+    return token === undefined || token === '' ? sink : { ...sink, bearerToken: token };
+  });
 }
 
 /** The first line of a YAML error message, without the position the `source` already gives. */

@@ -45,4 +45,9 @@ describe('redactConfig', () => {
     });
     expect(JSON.stringify(redactConfig(withSecrets))).not.toMatch(/xoxb-1|sk-1|hunter2/);
   });
+
+  it("masks an audit export sink's token but shows the name of the variable it came from", () => {
+    const withSink = { ...config, audit: { ...config.audit, export: { ...config.audit.export, sinks: [{ name: 'siem', type: 'cloudevents', url: 'https://siem.example', bearerTokenEnv: 'SIEM_TOKEN', bearerToken: 's3cret' }] } } } as unknown as InterlockConfig;
+    expect(redactConfig(withSink).audit.export.sinks[0]).toMatchObject({ bearerTokenEnv: 'SIEM_TOKEN', bearerToken: '***' });
+  });
 });

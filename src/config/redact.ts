@@ -11,12 +11,13 @@ const MASK = '***';
 
 /**
  * True when the value at `path` is (or is inside) a secret: `database.url`, or any key whose name
- * contains token, secret, password, passwd, apiKey, privateKey or credential (any case). Used to
+ * contains token, secret, password, passwd, apiKey, privateKey or credential (any case). A key ending
+ * in `Env` (`bearerTokenEnv`) holds the name of the variable with the secret, not the secret. Used to
  * keep secrets out of printed configuration and out of validation messages.
  */
 export function isSecretPath(path: readonly string[]): boolean {
   if (SECRET_PATHS.some((secret) => secret.length === path.length && secret.every((segment, index) => segment === path[index]))) return true;
-  return path.some((segment) => SECRET_KEY.test(segment));
+  return path.some((segment, index) => SECRET_KEY.test(segment) && !(index === path.length - 1 && segment.endsWith('Env')));
 }
 
 /**

@@ -1,7 +1,16 @@
 import { join } from 'node:path';
 import { z } from 'zod';
+import { AlertmanagerConfigSchema } from '../connectors/alertmanager/index.js';
 import { BuiltinConfigSchema } from '../connectors/builtin/index.js';
+import { ChangesConfigSchema } from '../connectors/changes/index.js';
 import { FilesConfigSchema } from '../connectors/files/index.js';
+import { LogsConfigSchema } from '../connectors/logs/index.js';
+import { NginxConfigSchema } from '../connectors/nginx/index.js';
+import { PrometheusConfigSchema } from '../connectors/prometheus/index.js';
+import { SupervisorConfigSchema } from '../connectors/supervisor/index.js';
+import { DiagnosisConfigSchema } from '../connectors/diagnosis/diagnosis-config.js';
+import { IncidentsConfigSchema, IntakeConfigSchema } from './intake-config.js';
+import { isSecretKey } from '../core/audit/entry.js';
 import { AUTONOMY_LEVELS } from '../core/guards/autonomy.js';
 import { EFFECTS, SHIPPED_DEFAULT_EFFECTS } from '../core/review/decision.js';
 import { RISK_CLASSES, type RiskClass } from '../core/tools/tool.js';
@@ -128,6 +137,100 @@ const GuardsConfigSchema = z
   })
   .strict();
 
+/** Name of an audit export sink: its cursor's key and its metrics label. */
+const SINK_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+/** An HTTP field name (RFC 9110 §5.6.2 token). */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Headers an audit export sink sets itself, or that carry credentials (those come from `bearerTokenEnv`). */
+const RESERVED_HEADERS = new Set(['content-type', 'content-length', 'host', 'authorization', 'proxy-authorization', 'cookie', 'transfer-encoding', 'connection']);
+
+const sinkName = z.string().regex(SINK_NAME, 'a lowercase slug: letters, digits, ".", "_" or "-", at most 63 characters')
+  .describe("The sink's name, unique: the key of its export cursor and its metrics label.");
+
+/** A JSON Lines file the audit log is appended to (docs/audit.md, "Export to a SIEM"). */
+const JsonlSinkSchema = z
+  .object({
+    name: sinkName,
+    type: z.literal('jsonl'),
+    path: z.string().min(1).describe('The file, created (mode 0640) with its directory when missing.'),
+  })
+  .strict();
+
+/** A CloudEvents 1.0 receiver over HTTP (docs/audit.md, "Export to a SIEM"). */
+const CloudEventsSinkSchema = z
+  .object({
+    name: sinkName,
+    type: z.literal('cloudevents'),
+    url: z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL' }).describe('Where events are POSTed.'),
+    mode: z.enum(['batch', 'structured']).default('batch')
+      .describe('`batch`: one POST of application/cloudevents-batch+json per batch; `structured`: one POST of application/cloudevents+json per event.'),
+    batchSize: z.int().min(1).max(1000).default(100).describe('Entries read and delivered per batch.'),
+    timeoutMs: z.int().min(1).max(MAX_TIMER_MS).default(10_000).describe('Time allowed for one POST, response included, ms.'),
+    headers: z.record(z.string().regex(HEADER_NAME, 'an HTTP header name'), z.string().regex(/^[\t\x20-\x7e]*$/, 'printable ASCII without line breaks')).optional()
+      .describe('Extra request headers, not secrets (Authorization, cookies and API-key headers are refused).'),
+    bearerTokenEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name').optional()
+      .describe('Environment variable holding the token sent as `Authorization: Bearer <token>`.'),
+  })
+  .strict()
+  .superRefine((sink, ctx) => {
+    const url = new URL(sink.url);
+    if (url.username !== '' || url.password !== '') {
+      ctx.addIssue({ code: 'custom', path: ['url'], input: `${url.protocol}//***@${url.host}`, params: { expected: 'a URL without user or password (put the token in the variable named by bearerTokenEnv)' }, message: 'holds credentials' });
+    }
+    for (const name of Object.keys(sink.headers ?? {})) {
+      if (RESERVED_HEADERS.has(name.toLowerCase()) || isSecretKey(name)) {
+        ctx.addIssue({ code: 'custom', path: ['headers', name], input: `header ${JSON.stringify(name)}`, params: { expected: 'a header that is neither set by the exporter nor a credential (use bearerTokenEnv for the token)' }, message: 'is set by the exporter or carries a credential' });
+      }
+    }
+  })
+  // `bearerToken` is never read from a file: `loadConfig` fills it from the variable `bearerTokenEnv` names.
+  .transform((sink) => sink as typeof sink & { readonly bearerToken?: string });
+
+/** Export of the audit log to SIEM sinks; times in ms. */
+const AuditExportConfigSchema = z
+  .object({
+    sinks: z.array(z.discriminatedUnion('type', [JsonlSinkSchema, CloudEventsSinkSchema])).default([])
+      // Checked even when a sink has other problems (`when`), so every problem is listed at once.
+      .check(z.superRefine((sinks: unknown, ctx) => {
+        if (!Array.isArray(sinks)) return;
+        const seen = new Set<string>();
+        (sinks as unknown[]).forEach((sink, index) => {
+          const name = (sink as { name?: unknown } | null)?.name;
+          if (typeof name !== 'string') return;
+          if (seen.has(name)) ctx.addIssue({ code: 'custom', path: [index, 'name'], input: name, params: { expected: 'a name no other sink has' }, message: 'is the name of another sink' });
+          seen.add(name);
+        });
+      }, { when: () => true }))
+      .describe('Where the audit log is exported; empty: no export.'),
+    pollIntervalMs: z.int().min(10).max(MAX_TIMER_MS).default(1000).describe('Pause of a sink that has caught up with the log before it looks for new entries, ms.'),
+    retry: z
+      .object({
+        initialMs: z.int().min(1).max(MAX_TIMER_MS).default(1000).describe('Delay before the first retry of a failed delivery, ms (doubled per failure, with jitter).'),
+        maxMs: z.int().min(1).max(MAX_TIMER_MS).default(60_000).describe('Longest delay between two attempts, ms.'),
+      })
+      .strict()
+      .prefault({})
+      .superRefine((retry, ctx) => {
+        if (retry.maxMs < retry.initialMs) {
+          ctx.addIssue({ code: 'custom', path: ['maxMs'], input: retry.maxMs, params: { expected: `>= ${retry.initialMs} (audit.export.retry.initialMs)`, related: 'audit.export.retry.initialMs' }, message: 'must be at least audit.export.retry.initialMs' });
+        }
+      }),
+  })
+  .strict();
+
+/** The tamper-evident audit log (docs/audit.md). */
+const AuditConfigSchema = z
+  .object({
+    origin: z.string().regex(/^[!-~]+$/, 'non-empty printable ASCII without spaces (a C2SP checkpoint origin, e.g. example.com/interlock/audit)')
+      .default('interlock/audit').describe("The log's identity: the first line of its checkpoints and the name of its signing key."),
+    signingKeyFile: z.string().min(1).optional()
+      .describe('File holding the Ed25519 signer key of checkpoints; every worker of one database must read the same key. Unset: <dataDir>/audit-signing.key, created on first use.'),
+    checkpointIntervalMs: z.int().min(1000).max(MAX_TIMER_MS).nullable().default(60_000)
+      .describe('How often a serving worker signs a checkpoint of new entries, ms; null for on demand only.'),
+    export: AuditExportConfigSchema.prefault({}).describe('Export to a SIEM (docs/audit.md).'),
+  })
+  .strict();
+
 /** Pino log levels, most to least severe, and `silent`. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -143,6 +246,12 @@ const ConnectorsConfigSchema = z
   .object({
     builtin: BuiltinConfigSchema.prefault({}).describe('The built-in connector (builtin.noop).'),
     files: FilesConfigSchema.prefault({}).describe('The files connector (files.read, files.write, files.restore, files.delete).'),
+    prometheus: PrometheusConfigSchema.prefault({}).describe('The Prometheus connector (prometheus.query, prometheus.query_range, prometheus.series, prometheus.alerts).'),
+    alertmanager: AlertmanagerConfigSchema.prefault({}).describe('The Alertmanager connector (alertmanager.alerts, alertmanager.silences).'),
+    changes: ChangesConfigSchema.prefault({}).describe('The changes connector (changes.git, changes.deploys, changes.list).'),
+    logs: LogsConfigSchema.prefault({}).describe('The logs connector (logs.query, logs.templates).'),
+    nginx: NginxConfigSchema.prefault({}).describe('The nginx connector (nginx.upstream, nginx.set_weights, nginx.restore_upstream).'),
+    supervisor: SupervisorConfigSchema.prefault({}).describe('The supervisor connector (supervisor.status, supervisor.start, supervisor.stop, supervisor.restart).'),
   })
   .strict();
 
@@ -157,6 +266,10 @@ const InterlockConfigObjectSchema = z
     policy: PolicyConfigSchema.prefault({}),
     autonomy: AutonomyConfigSchema.prefault({}),
     guards: GuardsConfigSchema.prefault({}),
+    audit: AuditConfigSchema.prefault({}),
+    intake: IntakeConfigSchema.prefault({}),
+    incidents: IncidentsConfigSchema.prefault({}),
+    diagnosis: DiagnosisConfigSchema.prefault({}),
     log: LogConfigSchema.prefault({}),
     connectors: ConnectorsConfigSchema.prefault({}),
   })
@@ -175,6 +288,7 @@ export const InterlockConfigSchema = InterlockConfigObjectSchema.transform((conf
     embedded: { ...config.database.embedded, dataDir: config.database.embedded.dataDir ?? join(config.dataDir, 'postgres') },
   },
   connectors: { ...config.connectors, files: { ...config.connectors.files, root: config.connectors.files.root ?? join(config.dataDir, 'files') } },
+  audit: { ...config.audit, signingKeyFile: config.audit.signingKeyFile ?? join(config.dataDir, 'audit-signing.key') },
 }));
 
 /** A value and everything inside it made read-only. */
@@ -194,6 +308,17 @@ export type ServerConfig = InterlockConfig['server'];
 export type EngineConfig = InterlockConfig['engine'];
 /** Resolved review settings. */
 export type ReviewConfig = InterlockConfig['review'];
+/** Resolved audit log settings; `signingKeyFile` always set. */
+export type AuditConfig = InterlockConfig['audit'];
+/**
+ * One resolved audit export sink: `jsonl` (`path` absolute) or `cloudevents` (with `bearerToken`, the
+ * value of the variable `bearerTokenEnv` names, when that is set).
+ */
+export type AuditExportSinkConfig = AuditConfig['export']['sinks'][number];
+/** Resolved signal intake settings. */
+export type IntakeConfig = InterlockConfig['intake'];
+/** Resolved incident grouping settings (ms). */
+export type IncidentsConfig = InterlockConfig['incidents'];
 /** Resolved log settings. */
 export type LogConfig = InterlockConfig['log'];
 /** Resolved connector settings, one key per connector. */

@@ -30,6 +30,10 @@ export const ERROR_CODES = {
   BODY_TOO_LARGE: { kind: 'input', status: 413, summary: 'The request body is larger than server.bodyLimitBytes.' },
   MEDIA_TYPE_UNSUPPORTED: { kind: 'input', status: 415, summary: 'The request body is not application/json.' },
   MISSION_NOT_FOUND: { kind: 'not_found', status: 404, summary: 'No mission has the given ID.' },
+  SIGNAL_SOURCE_UNKNOWN: { kind: 'not_found', status: 404, summary: 'No signal source of that name is configured (intake.sources).' },
+  INCIDENT_NOT_FOUND: { kind: 'not_found', status: 404, summary: 'No incident has the given ID.' },
+  INTAKE_OVERLOADED: { kind: 'unavailable', status: 503, summary: 'As INTAKE_BUSY, answered 503 for a source whose sender retries only 5xx (Alertmanager); send again after Retry-After seconds.' },
+  INTAKE_BUSY: { kind: 'unavailable', status: 429, summary: 'The worker is handling intake.maxInFlight intake requests already; send again after Retry-After seconds.' },
   ROUTE_NOT_FOUND: { kind: 'not_found', status: 404, summary: 'No API route matches the method and path.' },
   MISSION_ALREADY_FINISHED: { kind: 'conflict', status: 409, summary: 'The mission has already finished; it cannot be cancelled or changed.' },
   IDEMPOTENCY_KEY_REUSED: { kind: 'conflict', status: 409, summary: 'The idempotency key was used before for a different mission request.' },
@@ -52,6 +56,7 @@ export const ERROR_CODES = {
   AUTH_TOKEN_INVALID: { kind: 'unauthenticated', status: 401, summary: 'The API token is malformed or unknown.' },
   AUTH_TOKEN_REVOKED: { kind: 'unauthenticated', status: 401, summary: 'The API token was revoked; create a new one.' },
   AUTH_TOKEN_EXPIRED: { kind: 'unauthenticated', status: 401, summary: 'The API token has expired; create a new one.' },
+  AUTH_SIGNATURE_INVALID: { kind: 'unauthenticated', status: 401, summary: "The request to an HMAC-authenticated signal source lacks its signature header, or the signature does not match the body and the source's secret." },
   FORBIDDEN: { kind: 'forbidden', status: 403, summary: 'The principal lacks the permission in the project; details name both.' },
   PRINCIPAL_NOT_FOUND: { kind: 'not_found', status: 404, summary: 'No principal has the given name or ID.' },
   PRINCIPAL_NAME_TAKEN: { kind: 'conflict', status: 409, summary: 'A principal with that name already exists; names are unique.' },
@@ -73,6 +78,7 @@ export const ERROR_CODES = {
   AUDIT_NOTE_INVALID: { kind: 'input', status: 400, summary: 'A note to sign (C2SP signed-note) is malformed: no trailing newline, a control character, or invalid UTF-8.' },
   AUDIT_CHECKPOINT_MISSING: { kind: 'conflict', status: 409, summary: 'No signed checkpoint covers the audit entry yet, so it has no inclusion proof; make a checkpoint first.' },
   AUDIT_TAMPERED: { kind: 'internal', status: 500, summary: 'The stored audit log fails its integrity checks (an entry changed, missing, inserted or moved); it is not checkpointed.' },
+  AUDIT_KEY_MISMATCH: { kind: 'internal', status: 500, summary: "The audit log's latest checkpoint is not signed by this worker's key: the workers of one database must share audit.signingKeyFile." },
   AUDIT_KEY_INVALID: { kind: 'input', status: 400, summary: 'A note signer or verifier key is malformed, uses an unsupported algorithm, or its key ID does not match its name and key.' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
@@ -171,7 +177,7 @@ export class ConnectorError extends InterlockError {
 }
 
 /** The 401 and 403 codes: who the caller is could not be established, or it may not do this. */
-export type AccessErrorCode = 'AUTH_REQUIRED' | 'AUTH_TOKEN_INVALID' | 'AUTH_TOKEN_REVOKED' | 'AUTH_TOKEN_EXPIRED' | 'FORBIDDEN' | 'APPROVAL_AGENT_VOTE' | 'APPROVAL_SELF_APPROVAL' | 'APPROVAL_GROUP_REQUIRED';
+export type AccessErrorCode = 'AUTH_REQUIRED' | 'AUTH_TOKEN_INVALID' | 'AUTH_TOKEN_REVOKED' | 'AUTH_TOKEN_EXPIRED' | 'AUTH_SIGNATURE_INVALID' | 'FORBIDDEN' | 'APPROVAL_AGENT_VOTE' | 'APPROVAL_SELF_APPROVAL' | 'APPROVAL_GROUP_REQUIRED';
 
 /**
  * The caller is not authenticated (401: no token, a malformed, unknown, revoked or expired token) or
@@ -186,7 +192,7 @@ export class AccessError extends InterlockError {
 
 /** A fault of Interlock's own; the log has the stack. */
 export class InternalError extends InterlockError {
-  constructor(message: string, options: InterlockErrorOptions & { readonly code?: 'INTERNAL' | 'MIGRATION_FAILED' | 'ENGINE_NOT_READY' | 'WORKER_FENCED' | 'AUDIT_TAMPERED' } = {}) {
+  constructor(message: string, options: InterlockErrorOptions & { readonly code?: 'INTERNAL' | 'MIGRATION_FAILED' | 'ENGINE_NOT_READY' | 'WORKER_FENCED' | 'AUDIT_TAMPERED' | 'AUDIT_KEY_MISMATCH' } = {}) {
     super(options.code ?? 'INTERNAL', message, options);
   }
 }

@@ -169,9 +169,10 @@ export interface MissionService {
   list(filter: MissionFilter): Promise<Mission[]>;
   /**
    * Asks a running mission to stop: before its next write it compensates what it did and ends
-   * `cancelled`. Throws `MISSION_NOT_FOUND` or `MISSION_ALREADY_FINISHED`.
+   * `cancelled`, recording `caller` (default `api`) as who cancelled it. Throws `MISSION_NOT_FOUND`
+   * or `MISSION_ALREADY_FINISHED`.
    */
-  cancel(id: string): Promise<MissionDetail>;
+  cancel(id: string, caller?: Caller): Promise<MissionDetail>;
   health(): Promise<EngineHealth>;
 }
 
@@ -280,7 +281,8 @@ export interface ApprovalService {
    * when the vote decides the request, its mission is told. Throws `APPROVAL_NOT_FOUND`,
    * `APPROVAL_NOT_PENDING`, `APPROVAL_EXPIRED`, `APPROVAL_AGENT_VOTE`, `FORBIDDEN`,
    * `APPROVAL_SELF_APPROVAL`, `APPROVAL_GROUP_REQUIRED`, `APPROVAL_ALREADY_VOTED` or
-   * `APPROVAL_HASH_MISMATCH`.
+   * `APPROVAL_HASH_MISMATCH`; every vote, counted or refused, is on the audit record, and
+   * `AUDIT_UNAVAILABLE` when it cannot be recorded (the vote is then not counted).
    */
   vote(id: string, voter: Principal, input: VoteInput): Promise<ApprovalRequest>;
 }

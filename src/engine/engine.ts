@@ -303,14 +303,14 @@ export function createMissionEngine(options: MissionEngineOptions): MissionEngin
       return store.listMissions(filter);
     },
 
-    async cancel(id) {
+    async cancel(id, caller) {
       requireReady();
       const mission = await getDetail(id);
       if (mission.outcome !== null) {
         throw new InputError('MISSION_ALREADY_FINISHED', `Mission ${id} already ended ${mission.outcome}; nothing to cancel.`, [], { details: { id, outcome: mission.outcome } });
       }
       await store.requestCancel(id, now());
-      await send(id, { type: 'cancel', by: 'api' });
+      await send(id, { type: 'cancel', by: caller?.name ?? 'api' });
       return getDetail(id);
     },
 

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { DBOS } from '@dbos-inc/dbos-sdk';
+import { canonicalJson } from '../core/approvals/binding-hash.js';
 import { InternalError } from '../core/errors.js';
 import { stepIdempotencyKey, type Escalation, type MissionDetail, type MissionStep, type StepError } from '../core/missions/mission.js';
 import type { Outcome, Stage } from '../core/missions/stages.js';
@@ -126,7 +128,8 @@ class Stop extends Error {
  */
 class MissionRun {
   #seq = 1;
-  #auditBlocked = false;
+  /** Since when (ms) and why the audit log has refused this run's entries; undefined while it records. */
+  #auditOutage: { since: number; error: string } | undefined;
   readonly #rt: WorkflowRuntime;
   readonly #id: string;
 
@@ -248,7 +251,9 @@ class MissionRun {
       mission, steps, catalog: this.#rt.catalog, policy: this.#rt.policy(), autonomy: this.#rt.autonomy,
       defaultApproval: this.#rt.defaultApproval, now: this.#rt.now(), signal: this.#rt.signal,
     }), { name: `review:${n}`, ...storeRetry(this.#rt) });
-    await this.#audited(`review:${n}`, 'policy.decided', { round: n, decision: round.decision, suggest: round.suggest, actions: round.binding.actions });
+    // Round 1 reviews the plan; 2..4 re-check it before execution; 101.. review what is left after a kill switch was released.
+    const trigger = n === 1 ? 'plan' : n > 100 ? 'kill_switch_released' : 'recheck';
+    await this.#audited(`review:${n}`, 'policy.decided', { round: n, trigger, decision: round.decision, suggest: round.suggest, notify: round.notify, actions: round.binding.actions });
     return round;
   }
 
@@ -276,7 +281,7 @@ class MissionRun {
       }
       if (message.type === 'cancel') {
         await this.#update({ waitingFor: null });
-        throw await this.#finishThrow('close', `cancelled by ${message.by} while waiting for approval`, 'cancelled');
+        throw await this.#finishThrow('close', `cancelled by ${message.by} while waiting for approval`, 'cancelled', { by: message.by });
       }
       if (message.type !== 'review' || (gate !== undefined && message.approvalId !== approvalId)) continue;
       const reviewed: Decision = {
@@ -284,7 +289,7 @@ class MissionRun {
         reasons: [...round.decision.reasons, { rule: 'review/person', effect: message.approved ? 'allow' : 'deny', message: `${message.approved ? 'approved' : 'rejected'} by ${message.by}${message.comment === undefined ? '' : `: ${message.comment}`}` }],
       };
       await this.#update({ waitingFor: null, decision: { ...round.decision, ...reviewed } });
-      if (!message.approved) throw await this.#finishThrow('close', `rejected by ${message.by}`, 'denied');
+      if (!message.approved) throw await this.#finishThrow('close', `rejected by ${message.by}`, 'denied', { by: message.by, ...(message.comment === undefined ? {} : { comment: message.comment }) });
       return { ...reviewed, approvalId };
     }
   }
@@ -350,7 +355,7 @@ class MissionRun {
           const message = await DBOS.recv<ControlMessage>(CONTROL_TOPIC, { timeoutSeconds: this.#rt.parkRecheckMs / 1000 });
           if (message?.type === 'cancel') {
             const compensations = await this.#compensate(completed);
-            throw await this.#finishThrow('close', `cancelled by ${message.by} while parked by a kill switch${compensations.length > 0 ? `; compensated ${compensations.length} step(s)` : ''}`, 'cancelled');
+            throw await this.#finishThrow('close', `cancelled by ${message.by} while parked by a kill switch${compensations.length > 0 ? `; compensated ${compensations.length} step(s)` : ''}`, 'cancelled', { by: message.by });
           }
           const still = await DBOS.runStep(async () => (await this.#rt.guards.engagedKillSwitches(verdict.scopes)).length > 0, { name: `park:${step.stepId}:${check}`, ...storeRetry(this.#rt) });
           if (still) break;
@@ -452,9 +457,13 @@ class MissionRun {
         return { ...result, seconds: (performance.now() - started) / 1000 };
       }, { name: `call:${step.stepId}:${attempt}`, ...storeRetry(this.#rt) });
       this.#rt.observer.stepFinished?.(this.#id, { stepId: step.stepId, tool: tool.name, status: outcome.status, seconds: outcome.seconds });
-      await this.#audited(`result:${step.stepId}:${attempt}`, step.phase === 'compensation' ? 'compensation.ran' : 'tool.result', {
+      // A context step is an evidence query: its entry names the source, the query and the digest of
+      // what it returned, so an auditor can tell which evidence the plan stood on.
+      const evidence = step.phase === 'context';
+      await this.#audited(`result:${step.stepId}:${attempt}`, step.phase === 'compensation' ? 'compensation.ran' : evidence ? 'evidence.queried' : 'tool.result', {
         stepId: step.stepId, tool: tool.name, status: outcome.status, seconds: outcome.seconds,
-        ...(outcome.status === 'succeeded' ? { result: outcome.result, recovered: outcome.recovered } : { error: outcome.error }),
+        ...(evidence ? { source: tool.name, query: step.args } : {}),
+        ...(outcome.status === 'succeeded' ? { result: outcome.result, recovered: outcome.recovered, ...(evidence ? { resultSha256: sha256Hex(canonicalJson(outcome.result ?? null)) } : {}) } : { error: outcome.error }),
       });
       await this.#rt.observer.afterStep?.(this.#id, step.stepId, 'after');
       if (outcome.status !== 'failed' || !outcome.error.retryable || attempt >= retry.maxAttempts) return outcome;
@@ -472,7 +481,7 @@ class MissionRun {
     const message = await DBOS.recv<ControlMessage>(CONTROL_TOPIC, { timeoutSeconds: 0 });
     if (message?.type !== 'cancel') return;
     const compensations = await this.#compensate(completed);
-    throw await this.#finishThrow('close', `cancelled by ${message.by}${compensations.length > 0 ? `; compensated ${compensations.length} step(s)` : ''}`, 'cancelled');
+    throw await this.#finishThrow('close', `cancelled by ${message.by}${compensations.length > 0 ? `; compensated ${compensations.length} step(s)` : ''}`, 'cancelled', { by: message.by });
   }
 
   /**
@@ -480,15 +489,29 @@ class MissionRun {
    * `waitingFor: audit` and the step retries (fail closed: the caller has not acted yet).
    */
   async #record(kind: AuditEntryKind, data: Record<string, unknown>, actor = 'interlock-engine'): Promise<void> {
+    await this.#recordAll([{ kind, data, actor }]);
+  }
+
+  /**
+   * Appends entries for this mission in one batch, as {@link #record} does. The first entry stored
+   * after the audit log refused this run's entries carries `auditOutage: { since, error }`: the
+   * record of where the mission failed closed and waited.
+   */
+  async #recordAll(items: ReadonlyArray<{ kind: AuditEntryKind; data: Record<string, unknown>; actor?: string }>): Promise<void> {
+    const outage = this.#auditOutage;
+    const at = this.#rt.now();
     try {
-      await this.#rt.audit.append([{ schemaVersion: 1, kind, actor, missionId: this.#id, at: this.#rt.now(), data }]);
+      await this.#rt.audit.append(items.map((item, i) => ({
+        schemaVersion: 1, kind: item.kind, actor: item.actor ?? 'interlock-engine', missionId: this.#id, at,
+        data: i === 0 && outage !== undefined ? { ...item.data, auditOutage: outage } : item.data,
+      })));
     } catch (error) {
       await this.#rt.store.updateMission(this.#id, { waitingFor: 'audit' }, this.#rt.now()).catch(() => undefined);
-      this.#auditBlocked = true;
+      this.#auditOutage ??= { since: at, error: error instanceof Error ? error.message : String(error) };
       throw new AuditUnavailableError(error);
     }
-    if (this.#auditBlocked) {
-      this.#auditBlocked = false;
+    if (outage !== undefined) {
+      this.#auditOutage = undefined;
       await this.#rt.store.updateMission(this.#id, { waitingFor: null }, this.#rt.now());
     }
   }
@@ -497,10 +520,12 @@ class MissionRun {
     await DBOS.runStep(() => this.#record(kind, data), { name: `audit:${name}`, ...storeRetry(this.#rt) });
   }
 
-  async #transition(to: Stage, reason: string, patch?: MissionPatch): Promise<void> {
+  /** Moves the mission to stage `to`; `closing` is the `mission.closed` / `mission.escalated` entry recorded with the last transition. */
+  async #transition(to: Stage, reason: string, patch?: MissionPatch, closing?: { kind: AuditEntryKind; data: Record<string, unknown> }): Promise<void> {
     const seq = ++this.#seq;
     await DBOS.runStep(async () => {
-      await this.#record('stage.transition', { seq, to, reason, ...(patch?.decision === undefined ? {} : { decision: patch.decision }), ...(patch?.outcome === undefined ? {} : { outcome: patch.outcome }) });
+      const transition = { seq, to, reason, ...(patch?.decision === undefined ? {} : { decision: patch.decision }), ...(patch?.outcome === undefined ? {} : { outcome: patch.outcome }) };
+      await this.#recordAll([{ kind: 'stage.transition', data: transition }, ...(closing === undefined ? [] : [closing])]);
       await this.#rt.store.recordTransition(this.#id, seq, to, reason, this.#rt.now(), patch);
     }, { name: `stage:${seq}:${to}`, ...storeRetry(this.#rt) });
     this.#rt.observer.stageTransition?.(this.#id, to);
@@ -510,14 +535,21 @@ class MissionRun {
     await DBOS.runStep(() => this.#rt.store.updateMission(this.#id, patch, this.#rt.now()), { name: 'update', ...storeRetry(this.#rt) });
   }
 
-  async #finish(stage: 'close' | 'escalate', reason: string, outcome: Outcome, escalation?: Escalation): Promise<MissionResult> {
-    await this.#transition(stage, reason, { outcome, waitingFor: null, ...(escalation === undefined ? {} : { escalation }) });
+  /**
+   * Ends the mission: the last transition, recorded with `mission.escalated` (reason, step, evidence)
+   * or `mission.closed` (outcome, reason, and who cancelled or rejected it, with their comment).
+   */
+  async #finish(stage: 'close' | 'escalate', reason: string, outcome: Outcome, escalation?: Escalation, who?: { by: string; comment?: string }): Promise<MissionResult> {
+    const closing = stage === 'escalate'
+      ? { kind: 'mission.escalated' as const, data: { outcome, reason, stepId: escalation?.stepId ?? null, evidence: escalation?.evidence ?? {} } }
+      : { kind: 'mission.closed' as const, data: { outcome, reason, ...who } };
+    await this.#transition(stage, reason, { outcome, waitingFor: null, ...(escalation === undefined ? {} : { escalation }) }, closing);
     this.#rt.observer.missionFinished?.(this.#id, outcome);
     return { outcome, stage };
   }
 
-  async #finishThrow(stage: 'close' | 'escalate', reason: string, outcome: Outcome): Promise<Stop> {
-    return new Stop(await this.#finish(stage, reason, outcome));
+  async #finishThrow(stage: 'close' | 'escalate', reason: string, outcome: Outcome, who?: { by: string; comment?: string }): Promise<Stop> {
+    return new Stop(await this.#finish(stage, reason, outcome, undefined, who));
   }
 
   async #escalate(reason: string, stepId: string | null, evidence: Record<string, unknown>): Promise<Stop> {
@@ -528,4 +560,9 @@ class MissionRun {
 /** The mission workflow body: runs the governed loop for `missionId` to its end. */
 export async function missionWorkflow(missionId: string): Promise<MissionResult> {
   return new MissionRun(currentRuntime(), missionId).run();
+}
+
+/** Hex SHA-256 of a string's UTF-8. */
+function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }

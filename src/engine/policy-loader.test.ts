@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { AuditEntry } from '../core/audit/entry.js';
 import { compilePolicySet } from '../core/policy/compile.js';
 import { parsePolicyInput } from '../core/policy/input.js';
 import { PolicyError } from '../core/policy/policy-errors.js';
@@ -139,6 +140,36 @@ describe('createPolicySource', () => {
     const results = await Promise.all([policies.reload(), policies.reload(), policies.reload()]);
     expect(results.map((result) => result.ok && result.changed)).toEqual([true, false, false]);
     expect(changes).toHaveLength(1);
+  });
+
+  it('[GOV-AUDIT-FAIL-CLOSED] records a change of the set in the audit log before it takes effect, and refuses one it cannot record', async () => {
+    await writeFile(join(dir, 'a.yaml'), rule('a', 'true'));
+    const appended: AuditEntry[] = [];
+    let refuse = false;
+    const audit = { append: (entries: readonly AuditEntry[]) => {
+      if (refuse) return Promise.reject(new Error('audit storage unavailable'));
+      appended.push(...entries);
+      return Promise.resolve(entries.map((_, i) => appended.length - entries.length + i));
+    } };
+    const { source: policies, changes } = await source({ audit, now: () => 1_700_000_000_000 });
+    const first = policies.current().digest;
+    expect(await policies.reload('alice')).toMatchObject({ ok: true, changed: false });
+    expect(appended).toEqual([]);
+
+    await writeFile(join(dir, 'a.yaml'), rule('a', 'false'));
+    const changed = await policies.reload('alice');
+    expect(changed).toMatchObject({ ok: true, changed: true });
+    expect(appended).toEqual([{ schemaVersion: 1, kind: 'policy.changed', actor: 'alice', missionId: null, at: 1_700_000_000_000, data: { previousDigest: first, digest: policies.current().digest, dir, files: [join(dir, 'a.yaml')], rules: 1 } }]);
+
+    const second = policies.current();
+    await writeFile(join(dir, 'a.yaml'), rule('a', 'risk == "read"'));
+    refuse = true;
+    await expect(policies.reload('sighup')).rejects.toMatchObject({ code: 'AUDIT_UNAVAILABLE', details: { digest: second.digest } });
+    expect(policies.current()).toBe(second);
+    expect(changes).toHaveLength(1);
+    refuse = false;
+    expect(await policies.reload('sighup')).toMatchObject({ ok: true, changed: true });
+    expect(appended.map((entry) => entry.actor)).toEqual(['alice', 'sighup']);
   });
 
   it('reloads by itself when watching and a file changes', async () => {

@@ -3,6 +3,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compilePolicySet, type CompilePolicyOptions, type CompiledPolicySet, type PolicyFile } from '../core/policy/compile.js';
 import { formatPolicyIssue, PolicyError } from '../core/policy/policy-errors.js';
+import { InterlockError } from '../core/errors.js';
+import type { AuditLog } from '../core/ports.js';
 
 /**
  * Policy sets from a directory: every `*.yaml` / `*.yml` file in it (not in subdirectories, and not
@@ -77,6 +79,13 @@ export interface PolicySourceOptions extends CompilePolicyOptions {
   /** The policy directory; absent: a set with no rules (the defaults decide everything). */
   readonly dir?: string;
   readonly logger: PolicyLogger;
+  /**
+   * Where each change of the set is recorded (`policy.changed`) before it takes effect: a reload the
+   * audit log cannot record is refused and the set in force stays. Absent: changes are not recorded.
+   */
+  readonly audit?: AuditLog;
+  /** Clock of the audit entries, ms since the epoch. @default Date.now */
+  readonly now?: () => number;
   /** Called after a reload swapped in a set with a different digest. */
   readonly onChange?: (current: CompiledPolicySet, previous: CompiledPolicySet) => void;
   /**
@@ -115,9 +124,12 @@ export interface PolicySource {
   /**
    * Reads and compiles the directory again and swaps the new set in only when it is valid; a
    * rejected set leaves the set in force untouched and is logged with every problem at
-   * file:line:column. Concurrent calls run one after the other. Never rejects.
+   * file:line:column. A set with a new digest is first recorded in the audit log as
+   * `policy.changed` by `by` (the principal, `sighup`, `watch`; default `interlock`). Concurrent
+   * calls run one after the other.
+   * @throws InterlockError `AUDIT_UNAVAILABLE` when the change cannot be recorded: the set in force stays.
    */
-  reload(): Promise<PolicyReloadResult>;
+  reload(by?: string): Promise<PolicyReloadResult>;
   /** Stops watching. Idempotent. */
   close(): void;
 }
@@ -136,7 +148,7 @@ export async function createPolicySource(options: PolicySourceOptions): Promise<
   logger.info({ dir: dir ?? null, digest: current.digest, files: initial.files, rules: current.rules.length }, dir === undefined ? 'no policy directory configured: the review defaults decide' : 'policy set loaded');
 
   let queue: Promise<unknown> = Promise.resolve();
-  const reloadNow = async (): Promise<PolicyReloadResult> => {
+  const reloadNow = async (by: string): Promise<PolicyReloadResult> => {
     let loaded: LoadedPolicySet;
     try {
       loaded = await load();
@@ -150,13 +162,22 @@ export async function createPolicySource(options: PolicySourceOptions): Promise<
     }
     const previous = current;
     if (loaded.evaluator.digest === previous.digest) return { ok: true, changed: false, digest: previous.digest, files: loaded.files };
+    if (options.audit !== undefined) {
+      const data = { previousDigest: previous.digest, digest: loaded.evaluator.digest, dir: dir ?? null, files: loaded.files, rules: loaded.evaluator.rules.length };
+      try {
+        await options.audit.append([{ schemaVersion: 1, kind: 'policy.changed', actor: by, missionId: null, at: (options.now ?? Date.now)(), data }]);
+      } catch (error) {
+        logger.error({ dir: dir ?? null, err: error, digest: previous.digest, rejected: loaded.evaluator.digest }, `policy set not reloaded: the audit log could not record the change, so the previous set (${previous.digest.slice(0, 12)}) stays in force`);
+        throw new InterlockError('AUDIT_UNAVAILABLE', 'The audit log could not record the policy change, so the policy set was not reloaded and the previous set stays in force; try again shortly.', { cause: error, details: { digest: previous.digest } });
+      }
+    }
     current = loaded.evaluator;
     logger.info({ dir: dir ?? null, digest: current.digest, previous: previous.digest, files: loaded.files, rules: current.rules.length }, 'policy set reloaded');
     options.onChange?.(current, previous);
     return { ok: true, changed: true, digest: current.digest, files: loaded.files };
   };
-  const reload = (): Promise<PolicyReloadResult> => {
-    const next = queue.then(reloadNow);
+  const reload = (by = 'interlock'): Promise<PolicyReloadResult> => {
+    const next = queue.then(() => reloadNow(by));
     queue = next.catch(() => undefined);
     return next;
   };
@@ -168,7 +189,7 @@ export async function createPolicySource(options: PolicySourceOptions): Promise<
     watcher = watch(dir, { persistent: false }, () => {
       clearTimeout(timer);
       timer = setTimeout(() => {
-        reload().catch((error: unknown) => logger.error({ dir, err: error }, 'policy reload failed'));
+        reload('watch').catch((error: unknown) => logger.error({ dir, err: error }, 'policy reload failed'));
       }, debounceMs);
     });
     watcher.on('error', (error) => logger.warn({ dir, err: error }, 'watching the policy directory failed; call reload() (or restart) to pick up changes'));

@@ -149,6 +149,17 @@ const noApprovals: ApprovalService = {
   vote: (id) => Promise.reject(new InputError('APPROVAL_NOT_FOUND', `No approval request has ID ${id}.`)),
 };
 
+/** No audit log: the audit routes are tested against the real one in test/engine/audit-api.int.test.ts. */
+const noAudit: AppDeps['audit'] = {
+  origin: 'interlock/audit',
+  verifierKey: () => Promise.reject(new Error('no audit log in this test')),
+  query: () => Promise.resolve({ entries: [], next: null }),
+  latestCheckpoint: () => Promise.resolve(undefined),
+  checkpoint: () => Promise.reject(new Error('no audit log in this test')),
+  proof: () => Promise.reject(new Error('no audit log in this test')),
+  consistencyProof: () => Promise.reject(new Error('no audit log in this test')),
+};
+
 /**
  * The app under test, injecting as principal `as` (its token is its name; `admin` by default), or with
  * no Authorization header when `as` is null, or with the raw `authorization` header given.
@@ -208,6 +219,7 @@ async function harness(overrides: Partial<AppDeps> = {}): Promise<Harness> {
     missions,
     authenticator,
     approvals: noApprovals,
+    audit: noAudit,
     governance: fakeGovernance(),
     catalog,
     metrics: createMetrics(),

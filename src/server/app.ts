@@ -14,7 +14,10 @@ import { handleError, handleNotFound, validatorCompiler } from './errors.js';
 import type { InterlockMetrics } from './metrics.js';
 import { governanceRoutes, type GovernanceRoutesOptions } from './routes/governance.js';
 import { approvalRoutes } from './routes/approvals.js';
+import { auditRoutes, type AuditRoutesService } from './routes/audit.js';
+import { signalRoutes, type SignalRoutesOptions } from './routes/signals.js';
 import { missionRoutes } from './routes/missions.js';
+import { missionReportRoutes } from './routes/report.js';
 import { operationsRoutes, type Readiness } from './routes/operations.js';
 import { toolRoutes } from './routes/tools.js';
 
@@ -65,6 +68,10 @@ export interface AppDeps {
   readonly approvals: ApprovalService;
   /** Kill switches (the engine) and the policy set, for the admin routes. */
   readonly governance: GovernanceRoutesOptions;
+  /** The audit log `/v1/audit/*` queries, proves and checkpoints (`AuditService`). */
+  readonly audit: AuditRoutesService;
+  /** Signal intake and incidents (`/v1/signals/:source`, `/v1/incidents`); absent, they are not served. */
+  readonly signals?: Omit<SignalRoutesOptions, 'authenticator'>;
   /** The tools `GET /v1/tools` describes. */
   readonly catalog: ToolCatalog;
   /** Where HTTP request durations go; `/metrics` renders its registry. */
@@ -81,8 +88,8 @@ export interface AppDeps {
 
 /**
  * Builds the HTTP API as a Fastify instance, ready to `listen` or to test with `app.inject`:
- * `/v1/missions` (create, list, get, cancel), `/v1/approvals` (list, show, approve, deny),
- * `/v1/tools`, `/healthz`, `/readyz`, `/metrics`, and the OpenAPI 3.1 document at `/openapi.json`.
+ * `/v1/missions` (create, list, get, cancel, report), `/v1/approvals` (list, show, approve, deny),
+ * `/v1/tools`, `/v1/audit` (entries, checkpoints, proofs), kill switches and policy reload, `/healthz`, `/readyz`, `/metrics`, and the OpenAPI 3.1 document at `/openapi.json`.
  * Every request but the last four must carry `Authorization: Bearer il_...` (401 otherwise) and each
  * route checks its permission in the project it touches (403; see `auth.ts`). Requests and responses are validated with Zod; every
  * error answers `{ error: { code, message, details } }` (see `src/server/errors.ts`). Only JSON
@@ -116,6 +123,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         { name: 'missions', description: 'Governed runs of the loop intake → context → plan → review → execute → verify.' },
         { name: 'approvals', description: 'Approval requests bound to the SHA-256 of their exact actions: M-of-N quorum, single use, expiry.' },
         { name: 'tools', description: 'The tool catalog: narrow verbs with contracts.' },
+        { name: 'signals', description: 'Signal intake (Alertmanager, CloudEvents, mapped JSON) and the incidents signals are grouped into.' },
+        { name: 'audit', description: 'The tamper-evident audit log: entries, signed checkpoints (C2SP), inclusion and consistency proofs (RFC 9162).' },
         { name: 'operations', description: 'Liveness, readiness and metrics.' },
       ],
       components: {
@@ -131,9 +140,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const api = app.withTypeProvider<ZodTypeProvider>();
   await api.register(missionRoutes, { prefix: '/v1', missions: deps.missions });
+  await api.register(missionReportRoutes, { prefix: '/v1', missions: deps.missions, audit: deps.audit });
   await api.register(approvalRoutes, { prefix: '/v1', approvals: deps.approvals });
   await api.register(toolRoutes, { prefix: '/v1', catalog: deps.catalog });
   await api.register(governanceRoutes, { prefix: '/v1', ...deps.governance });
+  await api.register(auditRoutes, { prefix: '/v1', audit: deps.audit });
+  if (deps.signals !== undefined) await api.register(signalRoutes, { prefix: '/v1', ...deps.signals, authenticator: deps.authenticator });
   await api.register(operationsRoutes, { version: deps.version, ready: () => deps.ready(), metrics: deps.metrics });
   api.get('/openapi.json', { schema: { hide: true, security: [] } }, () => app.swagger());
 

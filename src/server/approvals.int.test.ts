@@ -6,7 +6,7 @@ import type { Principal } from '../core/identity/identity.js';
 import type { ApprovalBinding, ApprovalOutcome } from '../core/ports.js';
 import { newMission } from '../../test/support/missions.js';
 import { createMigratedTestDatabase, type MigratedTestDatabase } from '../../test/support/postgres.js';
-import { PgApprovalStore, PgMissionStore, type DatabaseHandle } from '../store/index.js';
+import { PgApprovalStore, PgAuditLog, PgMissionStore, type DatabaseHandle } from '../store/index.js';
 import { Approvals } from './approvals.js';
 
 let testDb: MigratedTestDatabase;
@@ -31,6 +31,7 @@ function worker(options: { fail?: number; failWith?: Error } = {}) {
   let failures = options.fail ?? 0;
   const approvals = new Approvals({
     store: new PgApprovalStore(handle.db),
+    audit: new PgAuditLog(handle.db),
     logger: quiet,
     now: () => clock,
     deliveryLeaseMs: 60_000,

@@ -1,8 +1,9 @@
-import { approvalOutcome, castVote, type ApprovalRequest, type ApprovalStatus, type VoteInput, type VoteRefusalCode } from '../core/approvals/approval.js';
-import { AccessError, InputError, InternalError, isInterlockError } from '../core/errors.js';
+import { approvalOutcome, castVote, type ApprovalRequest, type ApprovalStatus, type VoteInput, type VoteRefusalCode, type VoteResult } from '../core/approvals/approval.js';
+import type { AuditEntry } from '../core/audit/entry.js';
+import { AccessError, InputError, InterlockError, InternalError, isInterlockError } from '../core/errors.js';
 import type { Principal } from '../core/identity/identity.js';
 import type { ApprovalBinding, ApprovalFilter, ApprovalGate, ApprovalRequestInput, ApprovalOutcome, ApprovalService, ConsumeRefusalCode } from '../core/ports.js';
-import type { PgApprovalStore } from '../store/index.js';
+import type { PgApprovalStore, PgAuditLog } from '../store/index.js';
 
 /** The minimal logger approvals write to (pino's `Logger` fits). */
 export interface ApprovalsLogger {
@@ -13,6 +14,11 @@ export interface ApprovalsLogger {
 /** Options of {@link Approvals}. */
 export interface ApprovalsOptions {
   readonly store: PgApprovalStore;
+  /**
+   * The audit log: every vote (counted or refused) and every decision is appended to it in the
+   * transaction that stores it, so none is stored without its entry.
+   */
+  readonly audit: Pick<PgAuditLog, 'appendIn'>;
   /**
    * Tells a mission its approval request was decided (granted, denied or expired); `main.ts` passes
    * the engine's `deliverReview`. Called once per decided request (see {@link Approvals}). A rejection
@@ -32,12 +38,18 @@ export interface ApprovalsOptions {
 /** Errors of `notify` after which there is nobody left to tell: the delivery is done. */
 const FINAL_DELIVERY_CODES: ReadonlySet<string> = new Set(['MISSION_ALREADY_FINISHED', 'MISSION_NOT_FOUND']);
 
+/** The actor of the entries of what the approvals module does by itself (expiring requests). */
+const APPROVALS_ACTOR = 'interlock-approvals';
+
 /** Refusals of a vote that are about who the voter is (403); the others are about the request's state (404/409). */
 const ACCESS_REFUSALS: ReadonlySet<VoteRefusalCode> = new Set(['FORBIDDEN', 'APPROVAL_AGENT_VOTE', 'APPROVAL_SELF_APPROVAL', 'APPROVAL_GROUP_REQUIRED']);
 
 /**
  * The approvals module: the {@link ApprovalGate} the engine uses (open a request, use a grant once)
  * and the {@link ApprovalService} the HTTP API uses (list, show, vote), on {@link PgApprovalStore}.
+ *
+ * Audit: every vote (counted or refused) and every decision (granted, denied, expired) is appended
+ * to the audit log in the same transaction as the change it records (fail closed).
  *
  * Delivery: when a request becomes granted or denied (by a vote) or expired (by a vote, a read or
  * the periodic sweep), the worker that decided it claims the delivery in the database and calls
@@ -48,6 +60,7 @@ const ACCESS_REFUSALS: ReadonlySet<VoteRefusalCode> = new Set(['FORBIDDEN', 'APP
  */
 export class Approvals implements ApprovalGate, ApprovalService {
   readonly #store: PgApprovalStore;
+  readonly #audit: Pick<PgAuditLog, 'appendIn'>;
   readonly #notify: (missionId: string, outcome: ApprovalOutcome) => Promise<void>;
   readonly #logger: ApprovalsLogger;
   readonly #now: () => number;
@@ -58,6 +71,7 @@ export class Approvals implements ApprovalGate, ApprovalService {
 
   constructor(options: ApprovalsOptions) {
     this.#store = options.store;
+    this.#audit = options.audit;
     this.#notify = options.notify;
     this.#logger = options.logger;
     this.#now = options.now ?? Date.now;
@@ -87,7 +101,7 @@ export class Approvals implements ApprovalGate, ApprovalService {
     this.#sweeping ??= (async () => {
       try {
         const now = this.#now();
-        for (const id of await this.#store.expireDue(now)) this.#logger.info({ approvalId: id }, 'approval request expired');
+        await this.#expireDue(now).catch((error: unknown) => this.#logger.warn({ err: error }, 'could not expire approval requests (nothing expired); retrying at the next sweep'));
         for (const id of await this.#store.undelivered(now, this.#leaseMs)) await this.#deliver(id);
       } catch (error) {
         this.#logger.warn({ err: error }, 'approval sweep failed; retrying at the next one');
@@ -153,7 +167,10 @@ export class Approvals implements ApprovalGate, ApprovalService {
 
   /**
    * Casts `voter`'s vote on request `id` under the rules of `castVote`, and delivers the decision
-   * when the vote decided the request.
+   * when the vote decided the request. The vote, counted or refused, is recorded in the audit log
+   * (`approval.voted`, and `approval.decided` when it decided the request) in the transaction that
+   * stores it: without its entries, nothing of the vote is stored.
+   * @throws InterlockError `AUDIT_UNAVAILABLE` when the audit log cannot record the vote (it is not counted).
    * @throws InputError `APPROVAL_NOT_FOUND`, `APPROVAL_NOT_PENDING`, `APPROVAL_EXPIRED`,
    *   `APPROVAL_ALREADY_VOTED`, `APPROVAL_HASH_MISMATCH`.
    * @throws AccessError `FORBIDDEN` (no `approvals:decide` in the project), `APPROVAL_AGENT_VOTE`,
@@ -161,7 +178,11 @@ export class Approvals implements ApprovalGate, ApprovalService {
    */
   async vote(id: string, voter: Principal, input: VoteInput): Promise<ApprovalRequest> {
     const now = this.#now();
-    const result = await this.#store.vote(id, now, (request) => castVote(request, voter, input, now));
+    const result = await this.#store.vote(id, now, (request) => castVote(request, voter, input, now), async (trx, before, cast) => {
+      await this.#audit.appendIn(trx, voteEntries(before, voter, input, cast, now)).catch((error: unknown) => {
+        throw new InterlockError('AUDIT_UNAVAILABLE', 'The audit log could not record this vote, so it was not counted; try again shortly.', { cause: error, details: { approvalId: id } });
+      });
+    });
     if (result === undefined) throw notFound(id);
     if (!result.ok) {
       if (result.expire) await this.#deliver(id);
@@ -188,11 +209,25 @@ export class Approvals implements ApprovalGate, ApprovalService {
     return result.request;
   }
 
+  /** Expires pending requests past their expiry, recording each decision in the same transaction; returns their IDs. */
+  async #expireDue(now: number): Promise<string[]> {
+    const ids = await this.#store.expireDue(now, async (trx, expired) => {
+      await this.#audit.appendIn(trx, expired.map((request) => decidedEntry({ ...request, status: 'expired', decidedAt: now }, APPROVALS_ACTOR, now)));
+    });
+    for (const id of ids) this.#logger.info({ approvalId: id }, 'approval request expired');
+    return ids;
+  }
+
+  /** Expires what is due and delivers it; when the expiry cannot be recorded, nothing expires now (the sweep retries) and reading goes on. */
   async #expireAndDeliver(): Promise<void> {
-    for (const id of await this.#store.expireDue(this.#now())) {
-      this.#logger.info({ approvalId: id }, 'approval request expired');
-      await this.#deliver(id);
+    let ids: string[];
+    try {
+      ids = await this.#expireDue(this.#now());
+    } catch (error) {
+      this.#logger.warn({ err: error }, 'could not expire approval requests (nothing expired); the sweep retries');
+      return;
     }
+    for (const id of ids) await this.#deliver(id);
   }
 
   /** Delivers request `id`'s decision to its mission if this caller wins the delivery claim. Never throws. */
@@ -220,4 +255,58 @@ export class Approvals implements ApprovalGate, ApprovalService {
 
 function notFound(id: string): InputError {
   return new InputError('APPROVAL_NOT_FOUND', `No approval request has ID ${id}; list them with GET /v1/approvals or \`interlock approvals list\`.`, [], { details: { id } });
+}
+
+/** The voter as the audit records them: principal ID, name and kind. */
+function voterOf(principal: Principal): { id: string; name: string; kind: Principal['kind'] } {
+  return { id: principal.id, name: principal.name, kind: principal.kind };
+}
+
+/**
+ * The audit entries of one vote on `before` (the request as the vote found it): `approval.voted`,
+ * counted or refused (with the refusal's code and reason), and `approval.decided` when the vote
+ * decided the request (granted or denied) or found it expired.
+ */
+function voteEntries(before: ApprovalRequest, voter: Principal, input: VoteInput, result: VoteResult, now: number): AuditEntry[] {
+  const voted: AuditEntry = {
+    schemaVersion: 1,
+    kind: 'approval.voted',
+    actor: voter.name,
+    missionId: before.missionId,
+    at: now,
+    data: {
+      approvalId: before.id,
+      actionHash: before.actionHash,
+      voter: voterOf(voter),
+      decision: input.decision,
+      comment: input.comment ?? null,
+      counted: result.ok,
+      ...(result.ok
+        ? { status: result.request.status, approvals: result.request.votes.filter((vote) => vote.decision === 'approve').length, quorum: before.requirement.quorum }
+        : { code: result.code, reason: result.reason, ...(input.actionHash === before.actionHash ? {} : { presentedActionHash: input.actionHash }) }),
+    },
+  };
+  if (result.ok) return result.decided ? [voted, decidedEntry(result.request, voter.name, now)] : [voted];
+  return result.expire ? [voted, decidedEntry({ ...before, status: 'expired', decidedAt: now }, APPROVALS_ACTOR, now)] : [voted];
+}
+
+/** The `approval.decided` entry of `request`, now granted, denied or expired: by whom (names, or `expiry`), with the comments. */
+function decidedEntry(request: ApprovalRequest, actor: string, now: number): AuditEntry {
+  const outcome = approvalOutcome(request);
+  return {
+    schemaVersion: 1,
+    kind: 'approval.decided',
+    actor,
+    missionId: request.missionId,
+    at: now,
+    data: {
+      approvalId: request.id,
+      actionHash: request.actionHash,
+      status: request.status,
+      by: outcome?.by ?? actor,
+      comment: outcome?.comment ?? null,
+      approvals: request.votes.filter((vote) => vote.decision === 'approve').length,
+      quorum: request.requirement.quorum,
+    },
+  };
 }

@@ -11,6 +11,12 @@ import type { Authenticator } from '../core/ports.js';
 /** Paths answered without a token: liveness, readiness, metrics and the API description. */
 const PUBLIC_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics', '/openapi.json']);
 
+/**
+ * Path prefixes whose routes authenticate each request themselves, by the rules of what they serve:
+ * signal intake, where a source takes an API token or an HMAC signature (`routes/signals.ts`).
+ */
+const SELF_AUTHENTICATED_PREFIXES: readonly string[] = ['/v1/signals/'];
+
 const BEARER = /^Bearer +(\S+) *$/i;
 
 /** The principal of each authenticated request. */
@@ -26,17 +32,28 @@ const principals = new WeakMap<FastifyRequest, Principal>();
 export function addAuthentication(app: FastifyInstance, authenticator: Authenticator, now: () => number = Date.now): void {
   app.addHook('onRequest', async (request) => {
     const path = request.url.split('?', 1)[0] ?? '';
-    if (PUBLIC_PATHS.has(path)) return;
-    const header = request.headers.authorization;
-    if (header === undefined || header.trim() === '') {
-      throw new AccessError('AUTH_REQUIRED', 'This request needs an API token: send the header Authorization: Bearer il_... (create a token with `interlock tokens create`).');
-    }
-    const token = BEARER.exec(header)?.[1];
-    if (token === undefined) {
-      throw new AccessError('AUTH_TOKEN_INVALID', 'The Authorization header is not "Bearer <token>"; send Authorization: Bearer il_...');
-    }
-    principals.set(request, await authenticator.authenticate(token, now()));
+    if (PUBLIC_PATHS.has(path) || SELF_AUTHENTICATED_PREFIXES.some((prefix) => path.startsWith(prefix))) return;
+    await authenticateRequest(request, authenticator, now());
   });
+}
+
+/**
+ * Resolves the request's `Authorization: Bearer` token to its principal and remembers it for
+ * {@link principalOf}; what the hook does, for routes that authenticate themselves.
+ * @throws AccessError as {@link addAuthentication}.
+ */
+export async function authenticateRequest(request: FastifyRequest, authenticator: Authenticator, now: number): Promise<Principal> {
+  const header = request.headers.authorization;
+  if (header === undefined || header.trim() === '') {
+    throw new AccessError('AUTH_REQUIRED', 'This request needs an API token: send the header Authorization: Bearer il_... (create a token with `interlock tokens create`).');
+  }
+  const token = BEARER.exec(header)?.[1];
+  if (token === undefined) {
+    throw new AccessError('AUTH_TOKEN_INVALID', 'The Authorization header is not "Bearer <token>"; send Authorization: Bearer il_...');
+  }
+  const principal = await authenticator.authenticate(token, now);
+  principals.set(request, principal);
+  return principal;
 }
 
 /**

@@ -6,6 +6,7 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { InterlockConfig } from '../config/index.js';
+import type { ApprovalRequest } from '../core/approvals/approval.js';
 import type { MissionDetail } from '../core/missions/mission.js';
 import { createLogger, startInterlock } from './main.js';
 
@@ -36,10 +37,12 @@ export interface DemoRow {
   readonly ok: boolean;
 }
 
-/** The demo's closing table: one row per mission, and whether every mission ended as expected. */
+/** The demo's closing table: one row per mission, whether every mission ended as expected, and the audit check. */
 export interface DemoReport {
   readonly ok: boolean;
   readonly rows: readonly DemoRow[];
+  /** `interlock audit verify` of the log the demo wrote, after a fresh checkpoint. */
+  readonly audit: { readonly ok: true; readonly size: number; readonly checkpoints: number } | { readonly ok: false; readonly firstBadIndex: number; readonly reason: string };
 }
 
 interface Scenario {
@@ -120,6 +123,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   ];
 
   const rows: DemoRow[] = [];
+  let audit: DemoReport['audit'] | undefined;
   try {
     for (const scenario of scenarios) {
       out('');
@@ -134,8 +138,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
         for (const step of current.steps.filter((s) => s.phase === 'plan')) out(`    ${step.stepId} ${step.tool} ${JSON.stringify(step.args)} [${step.risk}]`);
         const approved = options.confirm === undefined ? scenario.approve : await options.confirm(`  Approve "${scenario.title}" as ${REVIEWER}? [y/N] `);
         out(`  ${approved ? 'approved' : 'rejected'} by ${REVIEWER}${options.confirm === undefined ? ' (a scripted second identity; run in a terminal to decide yourself)' : ' (your decision at the terminal)'}`);
-        const [request] = await running.approvals.list({ missionId: mission.id, status: 'pending' });
-        if (request === undefined) throw new Error(`mission ${mission.id} waits for approval but has no pending approval request`);
+        // The mission shows `waitingFor: approval` as it enters the wait; its request (and that request's
+        // audit entry) is stored a moment later, in the next step.
+        let request: ApprovalRequest | undefined;
+        for (const deadline = Date.now() + 30_000; request === undefined && Date.now() < deadline; ) {
+          [request] = await running.approvals.list({ missionId: mission.id, status: 'pending' });
+          if (request === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        if (request === undefined) throw new Error(`mission ${mission.id} waits for approval but no pending approval request appeared within 30 s`);
         await running.approvals.vote(request.id, reviewer, { decision: approved ? 'approve' : 'deny', actionHash: request.actionHash });
         approval = `${approved ? 'approved' : 'rejected'} by ${REVIEWER}`;
         current = await waitFor(running.engine.get.bind(running.engine), mission.id, (m) => m.outcome !== null);
@@ -147,10 +157,16 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     const restored = await readFile(join(estate, 'payments/version.txt'), 'utf8').then(() => 'still there', () => 'restored (absent again)');
     out('');
     out(`After the failed release, payments/version.txt is ${restored}; checkout/pool.yaml reads max ${/max: (\d+)/.exec(await readFile(join(estate, 'checkout/pool.yaml'), 'utf8'))?.[1] ?? '?'}.`);
+    // Everything above is on the audit record: sign a checkpoint and verify the whole log, as an auditor would.
+    await running.audit.checkpoint();
+    audit = await running.audit.verify(undefined);
+    out(audit.ok
+      ? `Audit log intact: ${audit.size} entries, ${audit.checkpoints} signed checkpoint(s) verified (interlock audit verify).`
+      : `Audit log TAMPERED at entry ${audit.firstBadIndex}: ${audit.reason}`);
   } finally {
     await running.stop();
   }
-  return { ok: rows.every((r) => r.ok), rows };
+  return { ok: rows.every((r) => r.ok) && audit?.ok === true, rows, audit: audit ?? { ok: false, firstBadIndex: 0, reason: 'the demo stopped before the audit log was verified' } };
 }
 
 function row(mission: MissionDetail, approval: string, durationMs: number, expected: string | undefined): DemoRow {

@@ -7,8 +7,14 @@ import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import type { InterlockConfig } from '../config/index.js';
 import { defaultWorkerId } from '../config/index.js';
+import { createAlertmanagerConnector } from '../connectors/alertmanager/index.js';
 import { createBuiltinConnector } from '../connectors/builtin/index.js';
+import { createChangesConnector } from '../connectors/changes/index.js';
 import { createFilesConnector } from '../connectors/files/index.js';
+import { createLogsConnector } from '../connectors/logs/index.js';
+import { createNginxConnector } from '../connectors/nginx/index.js';
+import { createPrometheusConnector } from '../connectors/prometheus/index.js';
+import { createSupervisorConnector } from '../connectors/supervisor/index.js';
 import { InternalError, isInterlockError } from '../core/errors.js';
 import type { IdentityStore } from '../core/ports.js';
 import { ToolCatalog } from '../core/tools/catalog.js';
@@ -16,10 +22,15 @@ import type { AnyToolContract } from '../core/tools/tool.js';
 import { createMissionEngine, migrateDurableState, type MissionEngine } from '../engine/engine.js';
 import { createPolicySource, type PolicySource } from '../engine/policy-loader.js';
 import type { EngineObserver } from '../engine/mission-workflow.js';
-import { checkConnection, createDatabase, migrateToLatest, withAdvisoryLock, PgApprovalStore, PgAuditLog, PgGuardStore, PgIdentityStore, migrationStatus, PgMissionStore, PgWorkerRegistry, startEmbeddedPostgres, type DatabaseHandle, type MigrationReport } from '../store/index.js';
+import { checkConnection, createDatabase, migrateToLatest, withAdvisoryLock, PgApprovalStore, PgAuditLog, PgGuardStore, PgIdentityStore, migrationStatus, PgMissionStore, PgSignalStore, PgWorkerRegistry, startEmbeddedPostgres, type DatabaseHandle, type MigrationReport } from '../store/index.js';
 import { isTransientDatabaseError } from '../store/transient.js';
 import { buildApp } from './app.js';
 import { Approvals } from './approvals.js';
+import { AuditService } from './audit.js';
+import { AuditExporter, exportAuditLog, type AuditExportReport, type AuditExportRunOptions } from './audit-export.js';
+import { recordConfig } from './config-audit.js';
+import { prepareSources, SignalIntake } from './intake.js';
+import { createDiagnosisConnector, planIncidentDiagnosis } from '../connectors/diagnosis/index.js';
 import { createMetrics, type InterlockMetrics } from './metrics.js';
 
 /** Interlock's package version. */
@@ -88,8 +99,17 @@ function closer(handle: DatabaseHandle, stopEmbedded: (() => Promise<void>) | un
 
 /** The tools of every enabled connector. */
 function connectorTools(config: InterlockConfig): AnyToolContract[] {
-  const { builtin, files } = config.connectors;
-  return [...createBuiltinConnector(builtin), ...(files.enabled ? createFilesConnector({ root: files.root }) : [])];
+  const { builtin, files, prometheus, alertmanager, changes, logs, nginx, supervisor } = config.connectors;
+  return [
+    ...createBuiltinConnector(builtin),
+    ...(files.enabled ? createFilesConnector({ root: files.root }) : []),
+    ...(prometheus.enabled ? createPrometheusConnector(prometheus) : []),
+    ...(alertmanager.enabled ? createAlertmanagerConnector(alertmanager) : []),
+    ...(changes.enabled ? createChangesConnector(changes) : []),
+    ...(logs.enabled ? createLogsConnector(logs) : []),
+    ...(nginx.enabled ? createNginxConnector(nginx) : []),
+    ...(supervisor.enabled ? createSupervisorConnector(supervisor) : []),
+  ];
 }
 
 /** Options of {@link startInterlock}; everything but `config` is for embedding and tests. */
@@ -125,6 +145,8 @@ export interface RunningInterlock {
   readonly approvals: Approvals;
   /** Principals and API tokens (also the API's authenticator). */
   readonly identity: PgIdentityStore;
+  /** The audit log with this installation's signing key; signs checkpoints periodically while serving. */
+  readonly audit: AuditService;
   /** Stops taking requests and work, then closes the engine and the database. */
   stop(): Promise<void>;
 }
@@ -163,19 +185,35 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
   const workerId = config.engine.workerId ?? defaultWorkerId(config.dataDir);
   let started: MissionEngine | undefined;
   let approvalsStop: (() => Promise<void>) | undefined;
+  let auditStop: (() => Promise<void>) | undefined;
+  let exporter: AuditExporter | undefined;
+  let intakeSweep: NodeJS.Timeout | undefined;
   try {
-    const catalog = new ToolCatalog([...connectorTools(config), ...(options.extraTools ?? [])]);
-    catalog.check();
     const store = new PgMissionStore(database.handle.db);
+    const signals = new PgSignalStore(database.handle.db);
+    // diagnosis.run reads an incident's signals and its mission's evidence steps from the stores.
+    const diagnosisTool = createDiagnosisConnector({
+      signalsOf: async (incidentId) => ((await signals.getIncident(incidentId)) === undefined ? undefined : signals.signalsOf(incidentId, 1000)),
+      getStep: (missionId, stepId) => store.getStep(missionId, stepId),
+    });
+    const catalog = new ToolCatalog([...connectorTools(config), diagnosisTool, ...(options.extraTools ?? [])]);
+    catalog.check();
     const identity = new PgIdentityStore(database.handle.db);
     // Each decided approval request is delivered to the mission waiting for it (the engine is built
     // below and started before the approvals' sweep, the only other caller of `notify`).
+    // One audit log for the engine, approvals, policy reloads and the API.
+    const auditLog = new PgAuditLog(database.handle.db);
     const approvals = new Approvals({
       store: new PgApprovalStore(database.handle.db),
+      audit: auditLog,
       notify: (missionId, outcome) => engine.deliverReview(missionId, outcome),
       logger,
     });
-    const policy = await createPolicySource({ dir: config.policy.dir, defaults: config.review.defaults, logger });
+    const policy = await createPolicySource({ dir: config.policy.dir, defaults: config.review.defaults, logger, audit: auditLog, ...(options.now === undefined ? {} : { now: options.now }) });
+    const audit = new AuditService(auditLog, config.audit, logger);
+    // Loads (or creates) the checkpoint signing key first: a worker with a bad key does not start.
+    await audit.start(config.audit.checkpointIntervalMs);
+    auditStop = () => audit.stop();
     const metrics = createMetrics();
     const engine = createMissionEngine({
       databaseUrl: database.url,
@@ -193,7 +231,7 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
       policy: () => policy.current(),
       approvals,
       guards: new PgGuardStore(database.handle.db),
-      audit: new PgAuditLog(database.handle.db),
+      audit: audit.log,
       guardSettings: {
         breaker: config.guards.circuitBreaker,
         perAgent: config.guards.rateLimits.perAgent,
@@ -213,10 +251,43 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
       pid: process.pid,
       ...(options.now === undefined ? {} : { now: options.now }),
     });
+    // The configuration this worker serves under is on the record before it takes any work.
+    await recordConfig(audit.log, config, { workerId, version: VERSION, policyDigest: policy.current().digest, at: (options.now ?? Date.now)() });
     await engine.start();
     started = engine;
     approvals.start();
     approvalsStop = () => approvals.stop();
+    // Export to the configured SIEM sinks; of several workers, one at a time exports each sink.
+    if (config.audit.export.sinks.length > 0) {
+      exporter = new AuditExporter({ db: database.handle.db, audit: config.audit, logger, metrics });
+      exporter.start();
+    }
+    // Signals in: stored and grouped before the answer; an opening incident starts its diagnosis mission.
+    const intake = new SignalIntake({
+      store: signals,
+      audit: auditLog,
+      sources: prepareSources(config.intake.sources, process.env),
+      incidents: config.incidents,
+      logger,
+      ...(options.now === undefined ? {} : { now: options.now }),
+      startMission: async (incident, idempotencyKey, project) => {
+        const plan = planIncidentDiagnosis({
+          incidentId: incident.id, incident: incident.state, signals: await signals.signalsOf(incident.id, 1000),
+          settings: config.diagnosis, hasTool: (name) => catalog.find(name) !== undefined, now: (options.now ?? Date.now)(),
+        });
+        const { mission } = await engine.create({
+          title: `Diagnose ${incident.title}`.slice(0, 200),
+          project,
+          idempotencyKey,
+          labels: { incident: incident.id, ...incident.state.groupLabels },
+          context: plan.context,
+          steps: [{ id: 'diagnose', tool: 'diagnosis.run', args: { ...plan.run } }],
+        }, { name: 'interlock-intake', kind: 'service' });
+        return mission.id;
+      },
+    });
+    intakeSweep = setInterval(() => void intake.sweep(), config.incidents.sweepIntervalMs);
+    intakeSweep.unref();
     metrics.setCollectors({
       countByStage: () => store.countByStage(),
       queueDepth: async () => (await within(READY_CHECK_MS, () => engine.health())).queueDepth,
@@ -225,6 +296,8 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
       missions: engine,
       authenticator: identity,
       approvals,
+      audit,
+      signals: { intake, store: signals, missions: engine, maxInFlight: config.intake.maxInFlight, retryAfterSeconds: config.intake.retryAfterSeconds },
       governance: { killSwitches: engine, policy },
       catalog,
       metrics,
@@ -256,6 +329,7 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
       engine,
       approvals,
       identity,
+      audit,
       app,
       database,
       metrics,
@@ -266,13 +340,19 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
         stopped = true;
         policy.close();
         await app.close();
+        clearInterval(intakeSweep);
         await approvals.stop();
+        await audit.stop();
+        await exporter?.stop();
         await engine.stop();
         if (options.database === undefined) await database.close();
       },
     };
   } catch (error) {
+    clearInterval(intakeSweep);
     await approvalsStop?.();
+    await auditStop?.();
+    await exporter?.stop();
     await started?.stop().catch((stopError: unknown) => logger.warn({ err: stopError }, 'engine did not stop cleanly after a failed start'));
     if (options.database === undefined) await database.close();
     throw error;
@@ -330,7 +410,7 @@ export async function serve(config: InterlockConfig): Promise<void> {
   const logger = createLogger(config);
   const running = await startInterlock({ config, logger });
   // SIGHUP reloads the policy set; an invalid set is rejected (and logged) and the old one stays.
-  process.on('SIGHUP', () => void running.policy.reload());
+  process.on('SIGHUP', () => void running.policy.reload('sighup').catch((error: unknown) => logger.error({ err: error }, 'policy reload on SIGHUP failed; the set in force stays')));
   await new Promise<void>((resolve) => {
     const shutdown = (signal: NodeJS.Signals): void => {
       logger.info({ signal }, 'shutting down');
@@ -426,4 +506,34 @@ function message(error: unknown): string {
   if (isInterlockError(error)) return error.message;
   if (error instanceof Error) return error.message;
   return new InternalError(String(error)).message;
+}
+
+/**
+ * Opens the database (migrating it first) and returns the audit service on it for
+ * `interlock audit ...`; `close()` closes the database. With the embedded PostgreSQL, no
+ * `interlock serve` may be running on the same data directory.
+ *
+ * @throws `DATABASE_UNREACHABLE`, `EMBEDDED_POSTGRES_FAILED`, `MIGRATION_FAILED`
+ */
+export async function openAudit(config: InterlockConfig): Promise<AuditService & { close(): Promise<void> }> {
+  const database = await openDatabase(config, createLogger({ ...config, log: { level: 'warn' } }, 'stderr'));
+  const service = new AuditService(new PgAuditLog(database.handle.db), config.audit);
+  return Object.assign(service, { close: () => database.close() });
+}
+
+/**
+ * `interlock audit export`: opens the database (migrating it first) and runs the configured audit
+ * export sinks until each has caught up with the log as it was at the start (`exportAuditLog`), then
+ * closes it. Can run next to `interlock serve` on a shared database (the sinks' cursors are locked per
+ * delivery), not next to one on the same embedded PostgreSQL data directory.
+ *
+ * @throws `DATABASE_UNREACHABLE`, `EMBEDDED_POSTGRES_FAILED`, `MIGRATION_FAILED`; `INPUT_INVALID` for a bad `from`
+ */
+export async function exportAudit(config: InterlockConfig, options: AuditExportRunOptions): Promise<AuditExportReport> {
+  const database = await openDatabase(config, createLogger({ ...config, log: { level: 'warn' } }, 'stderr'));
+  try {
+    return await exportAuditLog(database.handle.db, config.audit, options);
+  } finally {
+    await database.close();
+  }
 }

@@ -27,8 +27,9 @@ export interface MetricsCollectors {
  * Metric names: `interlock_missions{stage,outcome}`, `interlock_missions_finished_total{outcome}`,
  * `interlock_stage_transitions_total{to}`, `interlock_step_duration_seconds{tool,status}`,
  * `interlock_queue_depth`, `interlock_http_request_duration_seconds{method,route,status_code}`,
- * `interlock_metrics_collector_errors_total{collector}`, plus the default process metrics
- * prefixed `interlock_`.
+ * `interlock_metrics_collector_errors_total{collector}`, `interlock_audit_export_lag_entries{sink}`,
+ * `interlock_audit_export_failures_total{sink,reason}`, plus the default process metrics prefixed
+ * `interlock_`.
  */
 export interface InterlockMetrics {
   /** The registry holding every metric above; render it with `registry.metrics()`. */
@@ -52,6 +53,13 @@ export interface InterlockMetrics {
    * the scrape still succeeds.
    */
   setCollectors(collectors: MetricsCollectors): void;
+  /** Sets how many audit entries sink `sink` is behind: the log size minus its export cursor. */
+  auditExportLag(sink: string, entries: number): void;
+  /**
+   * Counts one failed delivery attempt to sink `sink`, by `reason`: `timeout`, `network`, `http`
+   * (an answer other than 2xx), `file` or `database`.
+   */
+  auditExportFailed(sink: string, reason: string): void;
 }
 
 /**
@@ -137,6 +145,20 @@ export function createMetrics(): InterlockMetrics {
     registers: [registry],
   });
 
+  const exportLag = new Gauge({
+    name: 'interlock_audit_export_lag_entries',
+    help: 'Audit entries not yet confirmed by an export sink (log size minus its cursor), by sink.',
+    labelNames: ['sink'] as const,
+    registers: [registry],
+  });
+
+  const exportFailures = new Counter({
+    name: 'interlock_audit_export_failures_total',
+    help: 'Failed delivery attempts of audit entries to an export sink, by sink and reason (timeout, network, http, file, database).',
+    labelNames: ['sink', 'reason'] as const,
+    registers: [registry],
+  });
+
   return {
     registry,
     observeStep(tool, status, seconds) {
@@ -153,6 +175,12 @@ export function createMetrics(): InterlockMetrics {
     },
     setCollectors(next) {
       collectors = next;
+    },
+    auditExportLag(sink, entries) {
+      exportLag.set({ sink }, entries);
+    },
+    auditExportFailed(sink, reason) {
+      exportFailures.inc({ sink, reason });
     },
   };
 }

@@ -26,6 +26,12 @@ export interface NewApproval {
   readonly at: number;
 }
 
+/**
+ * Runs inside the transaction of {@link PgApprovalStore.vote} after the vote is applied, with the
+ * request as it was before the vote and the result; throwing rolls the vote back.
+ */
+export type VoteRecorder = (trx: Transaction<Database>, before: ApprovalRequest, result: VoteResult) => Promise<void>;
+
 /** What {@link PgApprovalStore.consume} answers: used now, or refused with a code and a sentence. */
 export type ConsumeResult = { readonly ok: true } | { readonly ok: false; readonly code: ConsumeRefusalCode; readonly reason: string };
 
@@ -129,15 +135,18 @@ export class PgApprovalStore {
    * Applies a vote under a row lock: reads the request (and its votes) `FOR UPDATE`, asks `apply`
    * (the pure voting rules) what happens, and stores it in the same transaction: the vote and the new
    * status when counted; status `expired` when refused because time ran out. Concurrent votes on one
-   * request are applied one after the other, each seeing the ones before. Undefined when there is no
+   * request are applied one after the other, each seeing the ones before. Then `record` runs inside
+   * the same transaction with the request as it was and the result (to append its audit entries):
+   * when it throws, nothing of the vote is stored and the error rejects. Undefined when there is no
    * request `id`.
    */
-  async vote(id: string, now: number, apply: (request: ApprovalRequest) => VoteResult): Promise<VoteResult | undefined> {
+  async vote(id: string, now: number, apply: (request: ApprovalRequest) => VoteResult, record?: VoteRecorder): Promise<VoteResult | undefined> {
     if (!UUID.test(id)) return undefined;
     return this.#db.transaction().execute(async (trx) => {
       const row = await trx.selectFrom('interlock.approvals').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
       if (row === undefined) return undefined;
-      const result = apply(await this.#withVotes(trx, row));
+      const before = await this.#withVotes(trx, row);
+      const result = apply(before);
       if (result.ok) {
         const { vote, request } = result;
         await trx
@@ -154,20 +163,33 @@ export class PgApprovalStore {
       } else if (result.expire) {
         await trx.updateTable('interlock.approvals').set({ status: 'expired', decided_at: new Date(now) }).where('id', '=', id).where('status', '=', 'pending').execute();
       }
+      await record?.(trx, before, result);
       return result;
     });
   }
 
-  /** Marks every pending request whose expiry is at or before `now` as `expired`; returns their IDs. */
-  async expireDue(now: number): Promise<string[]> {
-    const rows = await this.#db
-      .updateTable('interlock.approvals')
-      .set({ status: 'expired', decided_at: new Date(now) })
-      .where('status', '=', 'pending')
-      .where('expires_at', '<=', timestamptz(now))
-      .returning('id')
-      .execute();
-    return rows.map((row) => row.id);
+  /**
+   * Marks every pending request whose expiry is at or before `now` as `expired`, in one transaction
+   * in which `record` then runs with the requests as they were before (to append their audit
+   * entries): when it throws, none is expired and the error rejects. Returns their IDs.
+   */
+  async expireDue(now: number, record?: (trx: Transaction<Database>, expired: readonly ApprovalRequest[]) => Promise<void>): Promise<string[]> {
+    return this.#db.transaction().execute(async (trx) => {
+      const rows = await trx
+        .updateTable('interlock.approvals')
+        .set({ status: 'expired', decided_at: new Date(now) })
+        .where('status', '=', 'pending')
+        .where('expires_at', '<=', timestamptz(now))
+        .returningAll()
+        .execute();
+      if (rows.length > 0 && record !== undefined) {
+        const ordered = [...rows].sort((a, b) => a.expires_at - b.expires_at || (a.id < b.id ? -1 : 1));
+        const expired: ApprovalRequest[] = [];
+        for (const row of ordered) expired.push(await this.#withVotes(trx, { ...row, status: 'pending', decided_at: null }));
+        await record(trx, expired);
+      }
+      return rows.map((row) => row.id);
+    });
   }
 
   /**

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checkAuditProof } from '../cli/commands/audit.js';
-import { encodeEntry, generateSigner, leafHash, parseSignerKey, type AuditEntry } from '../core/audit/index.js';
+import { consistencyProof, encodeEntry, generateSigner, inclusionProof, leafHash, parseSignerKey, type AuditEntry } from '../core/audit/index.js';
 import { encodeBase64 } from '../core/audit/base64.js';
 import type { InterlockError } from '../core/errors.js';
 import { createTestDatabase, type TestDatabase } from '../../test/support/postgres.js';
@@ -53,7 +53,7 @@ async function tamper(statements: (trx: typeof db) => Promise<void>): Promise<vo
 function forgedRow(idx: number, e: AuditEntry, previousChain: Uint8Array) {
   const bytes = encodeEntry(e);
   const leaf = leafHash(bytes);
-  return { idx, kind: e.kind, mission_id: e.missionId, actor: e.actor, at: new Date(e.at), entry: Buffer.from(bytes), leaf_hash: Buffer.from(leaf), chain_hash: sha256(previousChain, leaf) };
+  return { idx, kind: e.kind, mission_id: e.missionId, actor: e.actor, at: new Date(e.at), entry: Buffer.from(bytes), leaf_hash: Buffer.from(leaf), chain_hash: sha256(previousChain, leaf), tool: typeof e.data.tool === 'string' ? e.data.tool : null };
 }
 
 async function chainAt(idx: number): Promise<Uint8Array> {
@@ -253,5 +253,86 @@ describe('proof', () => {
 
     await expect(log.proof(21)).rejects.toMatchObject({ code: 'AUDIT_CHECKPOINT_MISSING' });
     await expect(log.proof(23)).rejects.toMatchObject({ code: 'AUDIT_PROOF_RANGE' });
+  });
+});
+
+describe('stored subtree nodes', () => {
+  it('serve inclusion and consistency proofs equal to the in-memory ones, for appends in any batch sizes', async () => {
+    const sizes = [1, 15, 1, 240, 3, 300, 17, 500];
+    const checkpoints: number[] = [];
+    let from = 0;
+    for (const count of sizes) {
+      await log.append(entries(from, count));
+      from += count;
+      checkpoints.push((await log.checkpoint(signer, ORIGIN)).size);
+    }
+    const leaves = entries(0, from).map((e) => leafHash(encodeEntry(e)));
+    const nodes = await db.selectFrom('interlock.audit_tree_nodes').select(['level', 'idx']).orderBy('level').orderBy('idx').execute();
+    expect(nodes.filter((n) => n.level === 4)).toHaveLength(Math.floor(from / 16));
+    expect(nodes.filter((n) => n.level === 8)).toHaveLength(Math.floor(from / 256));
+    for (const index of [0, 1, 16, 255, 256, 700, from - 1]) {
+      expect((await log.proof(index)).proof).toEqual(inclusionProof(index, leaves));
+      expect((await log.proof(index, 1077)).proof).toEqual(inclusionProof(index, leaves.slice(0, 1077)));
+    }
+    for (const m of checkpoints.slice(1)) {
+      const proof = await log.consistencyProof(m);
+      expect(proof).toMatchObject({ fromSize: m, toSize: from });
+      expect(proof.proof).toEqual(consistencyProof(m, leaves));
+    }
+    expect((await log.consistencyProof(16, 257)).proof).toEqual(consistencyProof(16, leaves.slice(0, 257)));
+    await expect(log.consistencyProof(18)).rejects.toMatchObject({ code: 'AUDIT_PROOF_RANGE', issues: [{ path: 'from' }] });
+    await expect(log.proof(0, 5)).rejects.toMatchObject({ code: 'AUDIT_PROOF_RANGE', issues: [{ path: 'size' }] });
+    expect(await log.verify(signer.verifierKey)).toEqual({ ok: true, size: from, checkpoints: sizes.length });
+  });
+
+  it('an incremental checkpoint checks the new entries and refuses another key (AUDIT_KEY_MISMATCH)', async () => {
+    await log.append(entries(0, 40));
+    await log.checkpoint(signer, ORIGIN);
+    await log.append(entries(40, 5));
+    await expect(log.checkpoint(other, ORIGIN)).rejects.toMatchObject({ code: 'AUDIT_KEY_MISMATCH', details: { checkpointSize: 40 } });
+    await tamper((trx) => sql`update interlock.audit_entries set actor = 'mallory' where idx = 42`.execute(trx).then(() => undefined));
+    await expect(log.checkpoint(signer, ORIGIN)).rejects.toMatchObject({ code: 'AUDIT_TAMPERED', details: { firstBadIndex: 42 } });
+    expect((await log.latestCheckpoint())!.size).toBe(40);
+  });
+
+  it('an incremental checkpoint refuses a stored tree that does not fold to the signed root', async () => {
+    await log.append(entries(0, 40));
+    await log.checkpoint(signer, ORIGIN);
+    await log.append(entries(40, 1));
+    await db.transaction().execute(async (trx) => {
+      await sql`alter table interlock.audit_tree_nodes disable trigger append_only`.execute(trx);
+      await sql`update interlock.audit_tree_nodes set hash = ${Buffer.alloc(32)} where level = 4 and idx = 1`.execute(trx);
+      await sql`alter table interlock.audit_tree_nodes enable trigger append_only`.execute(trx);
+    });
+    await expect(log.checkpoint(signer, ORIGIN)).rejects.toMatchObject({ code: 'AUDIT_TAMPERED', details: { firstBadIndex: 0 } });
+    // A proof from the bad node fails its own check instead of reaching a client.
+    await expect(log.proof(3)).rejects.toMatchObject({ code: 'AUDIT_TAMPERED' });
+  });
+});
+
+describe('query', () => {
+  it('filters by mission, actor, tool, kind and time, in pages', async () => {
+    const other = randomUUID();
+    await log.append([
+      { schemaVersion: 1, kind: 'plan.proposed', actor: 'alice', missionId: MISSION, at: 1000, data: {} },
+      { schemaVersion: 1, kind: 'tool.called', actor: 'interlock-engine', missionId: MISSION, at: 2000, data: { tool: 'files.write' } },
+      { schemaVersion: 1, kind: 'tool.called', actor: 'interlock-engine', missionId: other, at: 3000, data: { tool: 'files.delete' } },
+      { schemaVersion: 1, kind: 'kill_switch.changed', actor: 'bob', missionId: null, at: 4000, data: { scope: 'global' } },
+    ]);
+    const indices = async (q: Parameters<PgAuditLog['query']>[0]) => (await log.query(q)).entries.map((r) => r.index);
+    expect(await indices({ missionId: MISSION.toUpperCase() })).toEqual([0, 1]);
+    expect(await indices({ actor: 'interlock-engine' })).toEqual([1, 2]);
+    expect(await indices({ tool: 'files.delete' })).toEqual([2]);
+    expect(await indices({ kinds: ['plan.proposed', 'kill_switch.changed'] })).toEqual([0, 3]);
+    expect(await indices({ since: 2000, until: 4000 })).toEqual([1, 2]);
+    const first = await log.query({ limit: 3 });
+    expect(first.entries.map((r) => r.index)).toEqual([0, 1, 2]);
+    expect(first.next).toBe(2);
+    expect(first.entries[1]!.entry).toEqual({ schemaVersion: 1, kind: 'tool.called', actor: 'interlock-engine', missionId: MISSION, at: 2000, data: { tool: 'files.write' } });
+    expect(await log.query({ after: first.next!, limit: 3 })).toMatchObject({ entries: [{ index: 3 }], next: null });
+    await expect(log.query({ limit: 0, missionId: 'x', kinds: ['nope' as never] })).rejects.toMatchObject({
+      code: 'INPUT_INVALID',
+      issues: [{ path: 'limit' }, { path: 'mission' }, { path: 'kind' }],
+    });
   });
 });

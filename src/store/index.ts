@@ -3,10 +3,11 @@
 export { checkConnection, createDatabase, withAdvisoryLock, type DatabaseHandle, type DatabaseOptions } from './database.js';
 export { startEmbeddedPostgres, type EmbeddedPostgres, type EmbeddedPostgresOptions } from './embedded-postgres.js';
 export { migrateToLatest, migrationStatus, type MigrationReport, type MigrationState } from './migrate.js';
-export { PgAuditLog, type AuditCheckpointRecord, type AuditCheckpointResult, type AuditProof, type AuditVerification } from './audit-log.js';
+export { PgAuditLog, type AuditCheckpointRecord, type AuditCheckpointResult, type AuditConsistencyProof, type AuditPage, type AuditProof, type AuditQuery, type AuditRecord, type AuditVerification } from './audit-log.js';
 export { PgGuardStore } from './guard-store.js';
 export { PgApprovalStore, type ConsumeResult, type NewApproval } from './approval-store.js';
 export { PgIdentityStore } from './identity-store.js';
 export { PgMissionStore } from './mission-store.js';
 export type { Database } from './schema.js';
 export { PgWorkerRegistry } from './worker-registry.js';
+export { PgSignalStore, incidentTitle, type IncidentFilter, type IncidentRecord, type IntakeInput, type IntakeResult, type SignalOutcome, type SignalRecord, type TouchedIncident } from './signal-store.js';

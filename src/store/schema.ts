@@ -201,8 +201,8 @@ export interface ApprovalVotesTable {
 
 /**
  * `interlock.audit_entries`: one row per leaf of the audit log's Merkle tree, append-only (a trigger
- * refuses UPDATE and DELETE). `kind`, `mission_id`, `actor` and `at` copy the entry for queries; the
- * entry's `entry` bytes are what is hashed.
+ * refuses UPDATE and DELETE). `kind`, `mission_id`, `actor`, `at` and `tool` copy the entry for
+ * queries; the entry's `entry` bytes are what is hashed.
  */
 export interface AuditEntriesTable {
   /** 0-based leaf index, gap-free. */
@@ -218,6 +218,27 @@ export interface AuditEntriesTable {
   leaf_hash: Buffer;
   /** SHA-256(previous row's chain_hash || leaf_hash), 32 zero bytes before index 0: binds each row to its position. */
   chain_hash: Buffer;
+  /** The entry's `data.tool` when it is a string (tool calls, results, verifications), else null. */
+  tool: string | null;
+}
+
+/**
+ * `interlock.audit_tree_nodes`: MTH of the complete perfect subtree [idx·2^level, (idx+1)·2^level)
+ * for levels 4, 8, 12, ...; append-only. Derived from the leaves, so `verify` does not trust it: a
+ * wrong node only yields proofs that fail to verify against a signed checkpoint.
+ */
+export interface AuditTreeNodesTable {
+  level: number;
+  idx: number;
+  /** 32 bytes. */
+  hash: Buffer;
+}
+
+/** `interlock.audit_export_cursors`: per SIEM sink, the index of the next audit entry to export. */
+export interface AuditExportCursorsTable {
+  sink: string;
+  next_idx: number;
+  updated_at: Timestamp;
 }
 
 /** `interlock.audit_checkpoints`: signed tree heads (C2SP checkpoints), one per tree size, append-only. */
@@ -229,6 +250,61 @@ export interface AuditCheckpointsTable {
   /** The signed note (c2sp.org/signed-note) whose text is the checkpoint. */
   note: string;
   created_at: Timestamp;
+}
+
+/** `interlock.signal_intakes`: one accepted intake request and its body, stored before the 2xx. */
+export interface SignalIntakesTable {
+  id: string;
+  source: string;
+  kind: string;
+  received_at: Timestamp;
+  content_type: string;
+  body: Buffer;
+  /** Hex SHA-256 of `body`. */
+  body_sha256: string;
+  signal_count: number;
+  /** The authenticated sender (token principal or HMAC key name), when any. */
+  principal: string | null;
+}
+
+/** `interlock.incidents`: an incident's state (`IncidentState` JSON) and the mission it started. */
+export interface IncidentsTable {
+  id: string;
+  group_key: string;
+  source: string;
+  /** Project of the source it came through: who may see it, where its missions run. */
+  project: string;
+  status: 'open' | 'resolved';
+  flapping: boolean;
+  title: string;
+  state: ColumnType<unknown, string, string>;
+  opened_at: Timestamp;
+  resolved_at: NullableTimestamp;
+  last_signal_at: Timestamp;
+  mission_id: string | null;
+  /** Missions started for it so far (the next one's idempotency key is derived from it). */
+  missions_started: ColumnType<number, number | undefined, number>;
+}
+
+/** `interlock.signals`: one normalised signal and what it did to its incident. */
+export interface SignalsTable {
+  id: string;
+  /** Arrival order across all intakes. */
+  seq: Generated<number>;
+  intake_id: string;
+  source: string;
+  kind: string;
+  fingerprint: string;
+  status: 'firing' | 'resolved';
+  name: string;
+  labels: ColumnType<Record<string, string>, string, string>;
+  annotations: ColumnType<Record<string, string>, string, string>;
+  starts_at: Timestamp;
+  ends_at: NullableTimestamp;
+  generator_url: string | null;
+  received_at: Timestamp;
+  incident_id: string | null;
+  events: string[];
 }
 
 /**
@@ -249,6 +325,11 @@ export interface Database {
   'interlock.frozen_actions': FrozenActionsTable;
   'interlock.audit_entries': AuditEntriesTable;
   'interlock.audit_checkpoints': AuditCheckpointsTable;
+  'interlock.audit_tree_nodes': AuditTreeNodesTable;
+  'interlock.audit_export_cursors': AuditExportCursorsTable;
+  'interlock.signal_intakes': SignalIntakesTable;
+  'interlock.incidents': IncidentsTable;
+  'interlock.signals': SignalsTable;
 }
 
 /** A `missions` row as selected. */

@@ -5,11 +5,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiClient } from '../../src/cli/api-client.js';
-import type { CliContext } from '../../src/cli/context.js';
-import { runCli } from '../../src/cli/program.js';
 import { openIdentity } from '../../src/server/main.js';
 import { startTestInterlock, type TestInterlock } from '../support/interlock.js';
+import { runCliInProcess } from '../support/cli.js';
 
 let it_: TestInterlock;
 let cwd: string;
@@ -26,22 +24,10 @@ afterAll(async () => {
 
 /** Runs `interlock ...args` in-process with the real dependencies; `token` is INTERLOCK_TOKEN, `confirm` the terminal's answer. */
 async function cli(args: string[], options: { token?: string; confirm?: boolean } = {}) {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const asked: string[] = [];
-  const notUsed = () => Promise.reject(new Error('not used here'));
-  const ctx: CliContext = {
-    io: { out: (text) => stdout.push(text), err: (text) => stderr.push(text) },
-    env: { DATABASE_URL: it_.database.url, INTERLOCK_DATA_DIR: join(cwd, 'data'), INTERLOCK_LOG_LEVEL: 'warn' },
-    cwd,
-    deps: { serve: notUsed, migrate: notUsed, doctor: notUsed, demo: notUsed, openIdentity, createApiClient },
-    debug: false,
-    now: () => Date.now(),
-    ...(options.token === undefined ? {} : { apiToken: options.token }),
-    ...(options.confirm === undefined ? {} : { confirm: (question: string) => (asked.push(question), Promise.resolve(options.confirm === true)) }),
-  };
-  const code = await runCli(args, ctx);
-  return { code, stdout: stdout.join('\n'), stderr, asked };
+  return runCliInProcess(args, {
+    cwd, env: { DATABASE_URL: it_.database.url, INTERLOCK_DATA_DIR: join(cwd, 'data'), INTERLOCK_LOG_LEVEL: 'warn' }, deps: { openIdentity },
+    ...(options.token === undefined ? {} : { token: options.token }), ...(options.confirm === undefined ? {} : { confirm: options.confirm }),
+  });
 }
 
 const api = () => ['--url', it_.running.url];

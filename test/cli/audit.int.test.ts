@@ -5,13 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiClient } from '../../src/cli/api-client.js';
-import type { CliContext } from '../../src/cli/context.js';
-import { runCli } from '../../src/cli/program.js';
 import { generateSigner, parseSignerKey, type AuditEntry } from '../../src/core/audit/index.js';
-import { openAudit } from '../../src/server/audit-wiring.js';
+import { openAudit } from '../../src/server/main.js';
 import { createDatabase, migrateToLatest, PgAuditLog, type DatabaseHandle } from '../../src/store/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+import { runCliInProcess } from '../support/cli.js';
 
 let testDb: TestDatabase;
 let handle: DatabaseHandle;
@@ -33,19 +31,8 @@ afterAll(async () => {
 });
 
 async function cli(args: string[]) {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const notUsed = () => Promise.reject(new Error('not used here'));
-  const ctx: CliContext = {
-    io: { out: (text) => stdout.push(text), err: (text) => stderr.push(text) },
-    env: { DATABASE_URL: testDb.url, INTERLOCK_DATA_DIR: join(dir, 'data'), INTERLOCK_LOG_LEVEL: 'warn' },
-    cwd: dir,
-    deps: { serve: notUsed, migrate: notUsed, doctor: notUsed, demo: notUsed, openIdentity: notUsed, openAudit, createApiClient },
-    debug: false,
-    now: () => Date.now(),
-  };
-  const code = await runCli(args, ctx);
-  return { code, stdout: stdout.join('\n'), stderr: stderr.join('\n') };
+  const run = await runCliInProcess(args, { cwd: dir, env: { DATABASE_URL: testDb.url, INTERLOCK_DATA_DIR: join(dir, 'data'), INTERLOCK_LOG_LEVEL: 'warn' }, deps: { openAudit } });
+  return { code: run.code, stdout: run.stdout, stderr: run.stderr.join('\n') };
 }
 
 describe('interlock audit', () => {
@@ -70,14 +57,32 @@ describe('interlock audit', () => {
     expect(wrongKey.code).toBe(1);
     expect(wrongKey.stderr).toMatch(/^interlock: audit proof rejected: the checkpoint is not signed by the given key/);
 
+    // Query: a table by default, JSON Lines with --json, filters checked before the database is asked.
+    const table = await cli(['audit', 'query', '--kind', 'policy.decided', '--limit', '2']);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/index.*kind.*actor/);
+    expect(table.stdout.match(/policy\.decided/g)).toHaveLength(2);
+    const lines = await cli(['--json', 'audit', 'query', '--after', '2']);
+    expect(lines.stdout.split('\n').map((line) => JSON.parse(line).index)).toEqual([3, 4]);
+    expect(await cli(['audit', 'query', '--kind', 'tool.exploded'])).toMatchObject({ code: 2, stderr: expect.stringContaining('tool.exploded is not an audit entry kind') });
+    expect(await cli(['audit', 'query', '--since', 'yesterday'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--since must be ms since the epoch or an RFC 3339 date-time') });
+    expect((await cli(['audit', 'query', '--since', '2100-01-01T00:00:00Z'])).stdout).toBe('no audit entries match');
+
     await sql`alter table interlock.audit_entries disable trigger append_only`.execute(handle.db);
     await sql`update interlock.audit_entries set entry = convert_to(replace(convert_from(entry, 'UTF8'), '"i":3', '"i":9'), 'UTF8') where idx = 3`.execute(handle.db);
     expect(await cli(['audit', 'verify'])).toEqual({ code: 1, stdout: '', stderr: 'interlock: audit log tampered at index 3: its bytes do not match its leaf hash: the entry was rewritten' });
     expect((await cli(['audit', 'verify', '--key', verifierKey])).code).toBe(1);
-    // A new checkpoint is never signed over the tampered log (an unchanged size returns the old one).
+    // A new checkpoint extends the signed one: it commits to entry 3 as it was appended (the stored
+    // subtree hashes fold to the signed root), so verify still names the rewritten row.
     await new PgAuditLog(handle.db).append([{ schemaVersion: 1, kind: 'config.changed', actor: 'admin', missionId: null, at: 1_700_000_000_100, data: {} }]);
-    const refused = await cli(['audit', 'checkpoint']);
-    expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/^interlock: The audit log is tampered at index 3/);
+    const extended = await cli(['audit', 'checkpoint']);
+    expect(extended.code).toBe(0);
+    expect(extended.stdout).toMatch(/^interlock\/audit\n6\n/);
+    const consistency = await cli(['audit', 'consistency', '5']);
+    expect(consistency.code).toBe(0);
+    expect(JSON.parse(consistency.stdout)).toMatchObject({ fromSize: 5, toSize: 6, from: `${checkpoint.stdout}\n` });
+    expect(await cli(['audit', 'consistency', '4'])).toMatchObject({ code: 1, stderr: expect.stringContaining('There is no checkpoint of 4 entries') });
+    expect(await cli(['audit', 'verify'])).toMatchObject({ code: 1, stderr: 'interlock: audit log tampered at index 3: its bytes do not match its leaf hash: the entry was rewritten' });
+    expect(await cli(['audit', 'proof', '3'])).toMatchObject({ code: 1, stderr: expect.stringMatching(/^interlock: Audit entry 3's bytes do not match its leaf hash/) });
   });
 });

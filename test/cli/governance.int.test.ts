@@ -1,11 +1,9 @@
 // `interlock kill-switch` and `interlock policy reload` in-process against a real Interlock through its
 // HTTP API: an admin engages, lists and releases a kill switch; a non-admin is refused.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiClient } from '../../src/cli/api-client.js';
-import type { CliContext } from '../../src/cli/context.js';
-import { runCli } from '../../src/cli/program.js';
 import { openIdentity } from '../../src/server/main.js';
 import { createPrincipalWithToken, startTestInterlock, type TestInterlock } from '../support/interlock.js';
+import { runCliInProcess } from '../support/cli.js';
 
 let it_: TestInterlock;
 let operatorToken: string;
@@ -20,20 +18,7 @@ afterAll(async () => {
 });
 
 async function cli(args: string[], token: string) {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const notUsed = () => Promise.reject(new Error('not used here'));
-  const ctx: CliContext = {
-    io: { out: (text) => stdout.push(text), err: (text) => stderr.push(text) },
-    env: {},
-    cwd: process.cwd(),
-    deps: { serve: notUsed, migrate: notUsed, doctor: notUsed, demo: notUsed, openIdentity, createApiClient },
-    debug: false,
-    now: () => Date.now(),
-    apiToken: token,
-  };
-  const code = await runCli([...args, '--url', it_.running.url], ctx);
-  return { code, stdout: stdout.join('\n'), stderr };
+  return runCliInProcess([...args, '--url', it_.running.url], { cwd: process.cwd(), token, deps: { openIdentity } });
 }
 
 describe('kill-switch commands', () => {

@@ -24,8 +24,10 @@ describe('interlock demo', () => {
       cwd: dir, env: { ...process.env, DATABASE_URL: '', INTERLOCK_DATA_DIR: join(dir, '.interlock') }, encoding: 'utf8', timeout: 120_000,
     });
     expect(run.status, run.stderr).toBe(0);
-    const report = JSON.parse(run.stdout) as { ok: boolean; rows: Array<{ outcome: string; steps: string; approval: string }> };
+    const report = JSON.parse(run.stdout) as { ok: boolean; rows: Array<{ outcome: string; steps: string; approval: string }>; audit: { ok: boolean; size: number } };
     expect(report.ok).toBe(true);
+    expect(report.audit).toMatchObject({ ok: true, checkpoints: 1 });
+    expect(report.audit.size).toBeGreaterThan(20);
     expect(report.rows.map((r) => r.outcome)).toEqual(['resolved', 'escalated', 'denied']);
     expect(report.rows[1]?.steps).toBe('s1:compensated s2:compensated s3:failed');
     expect(report.rows.map((r) => r.approval)).toEqual(['approved by demo-reviewer', 'approved by demo-reviewer', 'rejected by demo-reviewer']);

@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadAuditSigner } from '../../src/server/audit.js';
+import { createDatabase, PgAuditLog } from '../../src/store/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { http, spawnWorker, type WorkerProcess } from '../support/workers.js';
 
@@ -22,7 +24,8 @@ beforeEach(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'interlock-scale-'));
   await chmod(dataDir, 0o755);
   // Short heartbeats and lease so a dead worker is noticed within seconds.
-  await writeFile(join(dataDir, 'interlock.yaml'), 'engine:\n  heartbeatMs: 250\n  leaseMs: 1500\n  concurrency: 25\n');
+  // Every worker signs audit checkpoints each second with the data directory's shared key.
+  await writeFile(join(dataDir, 'interlock.yaml'), 'engine:\n  heartbeatMs: 250\n  leaseMs: 1500\n  concurrency: 25\naudit:\n  checkpointIntervalMs: 1000\n');
   pool = new pg.Pool({ connectionString: database.url, max: 2 });
 });
 
@@ -85,6 +88,27 @@ async function expectEverySideEffectOnce(ids: readonly string[]): Promise<void> 
   expect(missing.rows).toEqual([]);
 }
 
+/**
+ * The workers' audit entries form one tree: the checkpoints they signed concurrently all verify, and
+ * every tool call of every mission is in it once.
+ */
+async function expectOneAuditTree(ids: readonly string[]): Promise<void> {
+  const handle = createDatabase({ url: database.url, poolSize: 2 });
+  try {
+    const log = new PgAuditLog(handle.db);
+    const signer = await loadAuditSigner(join(dataDir, 'audit-signing.key'), 'interlock/audit', { create: false });
+    expect(signer).toBeDefined();
+    await log.checkpoint(signer!, 'interlock/audit');
+    const verified = await log.verify(signer!.verifierKey);
+    expect(verified).toMatchObject({ ok: true, size: await log.size() });
+    expect(verified.ok && verified.checkpoints).toBeGreaterThan(2);
+    const calls = await pool.query<{ n: number }>("select count(distinct (mission_id, convert_from(entry, 'UTF8')::jsonb #>> '{data,stepId}'))::int as n from interlock.audit_entries where kind = 'tool.called'");
+    expect(calls.rows[0]!.n).toBe(ids.length * STEPS_PER_MISSION);
+  } finally {
+    await handle.close();
+  }
+}
+
 async function missionsRunBy(): Promise<Map<string, number>> {
   const { rows } = await pool.query<{ executor_id: string; n: number }>(
     "select executor_id, count(*)::int as n from dbos.workflow_status where name = 'interlock.mission' group by executor_id");
@@ -97,6 +121,7 @@ describe('scale-out on one database', () => {
     const ids = await submit(started, MISSIONS);
     await waitAllFinished(240_000);
     await expectEverySideEffectOnce(ids);
+    await expectOneAuditTree(ids);
     const by = await missionsRunBy();
     expect([...by.keys()].sort()).toEqual(['worker-1', 'worker-2']);
     for (const n of by.values()) expect(n).toBeGreaterThan(MISSIONS / 10);

@@ -40,7 +40,8 @@ afterAll(async () => {
 
 describe('upgrade while a mission waits for approval', () => {
   it('the next release resumes the waiting mission and finishes it once approved, without repeating anything', async () => {
-    const env = { DATABASE_URL: database.url, INTERLOCK_WORKER_ID: 'upgrade-1' };
+    // Both releases share one data directory (the audit signing key), never the repository's own.
+    const env = { DATABASE_URL: database.url, INTERLOCK_WORKER_ID: 'upgrade-1', INTERLOCK_DATA_DIR: join(release, 'data') };
     const current = await spawnWorker(env);
     workers.push(current);
     const { json } = await http('POST', `${current.url}/v1/missions`, { title: 'prod change across an upgrade', steps: [{ tool: 'ledger.append-prod', args: { amount: 5 } }] });

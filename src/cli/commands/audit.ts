@@ -5,8 +5,11 @@ import { parseCheckpoint } from '../../core/audit/checkpoint.js';
 import { leafHash, verifyInclusion } from '../../core/audit/merkle.js';
 import { parseVerifierKey, verifyNote } from '../../core/audit/signed-note.js';
 import { CliError, configFor, globalOptions, type CliContext } from '../context.js';
+import { registerAuditExportCommand } from './audit-export.js';
 import type { AuditAdmin } from '../deps.js';
-import { toJson } from '../output.js';
+import { AUDIT_ENTRY_KINDS, type AuditEntryKind } from '../../core/audit/entry.js';
+import type { AuditQuery } from '../../store/audit-log.js';
+import { formatTime, renderTable, toJson, truncate } from '../output.js';
 
 /** The JSON `interlock audit proof` prints and `interlock audit check --proof` reads; bytes in base64. */
 export interface AuditProofFile {
@@ -76,12 +79,32 @@ async function readText(file: string, what: string): Promise<string> {
   }
 }
 
+const WHOLE = /^(?:0|[1-9][0-9]*)$/;
+
+function wholeNumber(text: string, what: string): number {
+  if (!WHOLE.test(text) || !Number.isSafeInteger(Number(text))) throw new CliError(`${what} must be a whole number; got ${JSON.stringify(text)}`, 2);
+  return Number(text);
+}
+
+/** A time option: ms since the epoch, or an RFC 3339 date or date-time. */
+function timeOption(text: string, option: string): number {
+  const ms = WHOLE.test(text) ? Number(text) : /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/.test(text) ? Date.parse(text) : Number.NaN;
+  if (!Number.isSafeInteger(ms)) throw new CliError(`${option} must be ms since the epoch or an RFC 3339 date-time such as 2026-11-21T10:00:00Z; got ${JSON.stringify(text)}`, 2);
+  return ms;
+}
+
+/** The one-line summary of an entry's facts for the query table. */
+function summary(data: Readonly<Record<string, unknown>>): string {
+  return truncate(JSON.stringify(data), 80);
+}
+
 /**
- * Registers `interlock audit verify|checkpoint|proof|check`. The first three work on the database
- * directly (no server needed); `check` needs only files, for an outside auditor. See docs/audit.md.
+ * Registers `interlock audit verify|checkpoint|proof|consistency|query|check|export`. The first three work on the database
+ * directly (no server needed); `check` needs only files, for an outside auditor; `export` runs the SIEM
+ * sinks once (`audit-export.ts`). See docs/audit.md.
  */
 export function registerAuditCommand(program: Command, ctx: CliContext): void {
-  const audit = program.command('audit').description('verify, checkpoint and prove the tamper-evident audit log');
+  const audit = program.command('audit').description('verify, checkpoint, prove and export the tamper-evident audit log');
 
   audit
     .command('verify')
@@ -108,11 +131,13 @@ export function registerAuditCommand(program: Command, ctx: CliContext): void {
 
   audit
     .command('proof')
-    .description('print the inclusion proof of an entry against the latest checkpoint, as JSON')
+    .description('print the inclusion proof of an entry against the latest checkpoint (or --size), as JSON')
     .argument('<index>', '0-based index of the audit entry')
-    .action(async (indexText: string, _options: unknown, command: Command) => {
-      if (!/^(?:0|[1-9][0-9]*)$/.test(indexText) || !Number.isSafeInteger(Number(indexText))) throw new CliError(`index must be a whole number; got ${JSON.stringify(indexText)}`, 2);
-      const proof = await withAudit(ctx, command, (log) => log.proof(Number(indexText)));
+    .option('--size <entries>', 'prove against the stored checkpoint of this tree size')
+    .action(async (indexText: string, options: { size?: string }, command: Command) => {
+      const index = wholeNumber(indexText, 'index');
+      const size = options.size === undefined ? undefined : wholeNumber(options.size, '--size');
+      const proof = await withAudit(ctx, command, (log) => log.proof(index, size));
       const file: AuditProofFile = {
         checkpoint: proof.checkpoint,
         index: proof.index,
@@ -122,6 +147,61 @@ export function registerAuditCommand(program: Command, ctx: CliContext): void {
         proof: proof.proof.map(encodeBase64),
       };
       ctx.io.out(toJson(file));
+    });
+
+  audit
+    .command('consistency')
+    .description('print the consistency proof that the checkpoint of <to> entries (default the latest) extends the one of <from>, as JSON')
+    .argument('<from>', 'tree size of the older stored checkpoint')
+    .argument('[to]', 'tree size of the newer stored checkpoint')
+    .action(async (fromText: string, toText: string | undefined, _options: unknown, command: Command) => {
+      const from = wholeNumber(fromText, 'from');
+      const to = toText === undefined ? undefined : wholeNumber(toText, 'to');
+      const proof = await withAudit(ctx, command, (log) => log.consistencyProof(from, to));
+      ctx.io.out(toJson({ ...proof, proof: proof.proof.map(encodeBase64) }));
+    });
+
+  audit
+    .command('query')
+    .description('list audit entries matching every filter, in log order (JSON Lines with --json)')
+    .option('--mission <id>', 'entries of this mission')
+    .option('--actor <name>', 'entries whose actor is this principal or engine')
+    .option('--tool <name>', 'entries about this tool (calls, results, compensations, verifications)')
+    .option('--kind <kinds>', `comma-separated kinds: ${AUDIT_ENTRY_KINDS.join(', ')}`)
+    .option('--since <time>', 'entries at or after this time (ms since the epoch or RFC 3339)')
+    .option('--until <time>', 'entries before this time (ms since the epoch or RFC 3339)')
+    .option('--after <index>', 'entries with an index above this one')
+    .option('--limit <n>', 'at most this many entries (default: all)')
+    .action(async (options: { mission?: string; actor?: string; tool?: string; kind?: string; since?: string; until?: string; after?: string; limit?: string }, command: Command) => {
+      const kinds = options.kind?.split(',').map((kind) => kind.trim()).filter((kind) => kind !== '');
+      const unknown = kinds?.filter((kind) => !(AUDIT_ENTRY_KINDS as readonly string[]).includes(kind)) ?? [];
+      if (unknown.length > 0) throw new CliError(`--kind: ${unknown.join(', ')} is not an audit entry kind; expected ${AUDIT_ENTRY_KINDS.join(', ')}`, 2);
+      const limit = options.limit === undefined ? Number.POSITIVE_INFINITY : wholeNumber(options.limit, '--limit');
+      const filter: AuditQuery = {
+        ...(options.mission === undefined ? {} : { missionId: options.mission }),
+        ...(options.actor === undefined ? {} : { actor: options.actor }),
+        ...(options.tool === undefined ? {} : { tool: options.tool }),
+        ...(kinds === undefined ? {} : { kinds: kinds as AuditEntryKind[] }),
+        ...(options.since === undefined ? {} : { since: timeOption(options.since, '--since') }),
+        ...(options.until === undefined ? {} : { until: timeOption(options.until, '--until') }),
+      };
+      const json = globalOptions(command).json === true;
+      const rows: string[][] = [];
+      let count = 0;
+      await withAudit(ctx, command, async (log) => {
+        let after = options.after === undefined ? undefined : wholeNumber(options.after, '--after');
+        while (count < limit) {
+          const page = await log.query({ ...filter, ...(after === undefined ? {} : { after }), limit: Math.min(1000, limit - count) });
+          for (const record of page.entries) {
+            count += 1;
+            if (json) ctx.io.out(JSON.stringify({ index: record.index, leafHash: encodeBase64(record.leafHash), entry: record.entry }));
+            else rows.push([String(record.index), formatTime(record.entry.at), record.entry.kind, record.entry.actor, record.entry.missionId ?? '-', summary(record.entry.data)]);
+          }
+          if (page.next === null) break;
+          after = page.next;
+        }
+      });
+      if (!json) ctx.io.out(rows.length === 0 ? 'no audit entries match' : renderTable(['index', 'at', 'kind', 'actor', 'mission', 'data'], rows));
     });
 
   audit
@@ -143,4 +223,6 @@ export function registerAuditCommand(program: Command, ctx: CliContext): void {
       if (!result.ok) throw new CliError(`audit proof rejected: ${result.reason}`);
       ctx.io.out(`audit proof ok: entry ${result.index} is in the ${result.origin} log of ${result.size} entries signed by the given key`);
     });
+
+  registerAuditExportCommand(audit, ctx);
 }

@@ -1,3 +1,5 @@
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { Escalation, Mission, MissionDetail, MissionStep } from '../../core/missions/mission.js';
 import { OUTCOMES, STAGES, type Outcome, type Stage } from '../../core/missions/stages.js';
@@ -18,13 +20,14 @@ interface ListOptions {
 }
 
 /**
- * Registers `interlock missions list|show|cancel`, which talk to a running server's HTTP API at
+ * Registers `interlock missions list|show|cancel|report`, which talk to a running server's HTTP API at
  * `--url` (default `http://<server.host>:<server.port>` from the configuration) with the token of
  * `--token` or `INTERLOCK_TOKEN`, through `deps.createApiClient`. Tables by default, the API's JSON with `--json` (`{ missions, next }` for
- * `list`, the mission for `show` and `cancel`).
+ * `list`, the mission for `show` and `cancel`, `{ id, report }` for `report`). `report` prints the
+ * Markdown report, or writes it to `--output <file>` (relative to the working directory).
  */
 export function registerMissionsCommand(program: Command, ctx: CliContext): void {
-  const missions = withApiOptions(program.command('missions').description("list, inspect and cancel missions through a running server's HTTP API"));
+  const missions = withApiOptions(program.command('missions').description("list, inspect, cancel and report on missions through a running server's HTTP API"));
 
   missions
     .command('list')
@@ -70,6 +73,22 @@ export function registerMissionsCommand(program: Command, ctx: CliContext): void
     .action(async (id: string, _options: unknown, command: Command) => {
       const mission = await apiFor(ctx, command).cancel(id);
       ctx.io.out(globalOptions(command).json === true ? toJson(mission) : `cancel requested for mission ${mission.id} (stage ${mission.stage}); it stops before its next write`);
+    });
+
+  missions
+    .command('report')
+    .description('the mission report from the audit log (Markdown): every fact cites its audit entry, for an inclusion proof')
+    .argument('<id>', 'mission ID')
+    .option('--output <file>', 'write the report to this file instead of standard output')
+    .action(async (id: string, options: { output?: string }, command: Command) => {
+      const report = await apiFor(ctx, command).report(id);
+      if (options.output !== undefined) {
+        const file = resolve(ctx.cwd, options.output);
+        await writeFile(file, report, 'utf8');
+        ctx.io.out(globalOptions(command).json === true ? toJson({ id, file }) : `wrote the report of mission ${id} to ${file}`);
+        return;
+      }
+      ctx.io.out(globalOptions(command).json === true ? toJson({ id, report }) : report.replace(/\n$/, ''));
     });
 }
 

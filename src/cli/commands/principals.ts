@@ -50,7 +50,7 @@ export function registerPrincipalsCommand(program: Command, ctx: CliContext): vo
     .argument('<name>', 'unique name, recorded as requester and voter, e.g. alice or triage-agent')
     .addOption(new Option('--kind <kind>', 'what the principal is').choices(PRINCIPAL_KINDS).makeOptionMandatory())
     .option('--group <group>', 'a group the principal belongs to (repeatable)', collect, [])
-    .option('--role <role[:project]>', 'viewer, operator, approver or admin, in one project or all (repeatable)', collect, [])
+    .option('--role <role[:project]>', 'viewer, operator, approver, auditor, sender or admin, in one project or all (repeatable)', collect, [])
     .action(async (name: string, options: CreateOptions, command: Command) => {
       const parsed = parseRoleSpecs(options.role);
       if ('problems' in parsed) throw new CliError(parsed.problems.join('; '), 2);

@@ -172,6 +172,29 @@ export class MerkleAccumulator {
   /** Roots of the perfect subtrees covering [0, size), left to right, sizes strictly decreasing. */
   readonly #subtrees: Uint8Array[] = [];
 
+  /**
+   * An accumulator that continues the tree of `size` leaves from the hashes of its compact range
+   * ({@link compactRange}(size), largest subtree first), e.g. read from stored subtree hashes, so a new
+   * checkpoint costs the new leaves and O(log n) hashes instead of every leaf.
+   *
+   * @param size leaves already in the tree.
+   * @param subtrees MTH of each range of `compactRange(size)`, in that order, 32 bytes each; copied.
+   * @throws InputError `AUDIT_PROOF_RANGE` when `size` is not a tree size, `AUDIT_HASH_INVALID` when
+   *   the number of hashes is not the number of set bits of `size` or one is not 32 bytes.
+   */
+  static resume(size: number, subtrees: readonly Uint8Array[]): MerkleAccumulator {
+    assertIndex(size, 'size', 0, Number.MAX_SAFE_INTEGER, 'at least 0');
+    const expected = compactRange(size).length;
+    if (subtrees.length !== expected) {
+      throw new InputError('AUDIT_HASH_INVALID', `A tree of ${size} leaves has ${expected} compact-range hashes; got ${subtrees.length}.`, [], { details: { size, expected, received: subtrees.length } });
+    }
+    subtrees.forEach((hash, i) => assertHash(hash, `subtrees[${i}]`));
+    const acc = new MerkleAccumulator();
+    acc.#size = size;
+    acc.#subtrees.push(...subtrees.map((hash) => new Uint8Array(hash)));
+    return acc;
+  }
+
   /** Number of leaves appended so far. */
   get size(): number {
     return this.#size;
@@ -211,6 +234,90 @@ export class MerkleAccumulator {
   }
 }
 
+/** A range of leaf indices [start, end), `start < end`: the subtree whose hash is MTH(D[start:end]). */
+export interface LeafRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+/**
+ * The subtrees whose hashes make up the inclusion proof PATH(index, D[size]), in proof order (from
+ * the leaf's level upwards), without computing them: {@link inclusionProof} over leaves in memory, or
+ * a store that keeps subtree hashes (see `./tree-nodes.ts`). Arguments are not checked: `0 <= index < size`.
+ *
+ * @see RFC 9162 §2.1.3.1
+ */
+export function inclusionProofRanges(index: number, size: number): LeafRange[] {
+  const ranges: LeafRange[] = [];
+  // PATH(m, D[start:end]) descends to the leaf; the siblings are collected top-down, then reversed.
+  let m = index;
+  let start = 0;
+  let end = size;
+  while (end - start > 1) {
+    const k = splitPoint(end - start);
+    if (m < k) {
+      ranges.push({ start: start + k, end });
+      end = start + k;
+    } else {
+      ranges.push({ start, end: start + k });
+      start += k;
+      m -= k;
+    }
+  }
+  return ranges.reverse();
+}
+
+/**
+ * The subtrees whose hashes make up the consistency proof PROOF(m, D[n]) = SUBPROOF(m, D[n], true),
+ * in proof order, without computing them (see {@link inclusionProofRanges}). Arguments are not
+ * checked: `1 <= m <= n`.
+ *
+ * @see RFC 9162 §2.1.4.1
+ */
+export function consistencyProofRanges(m: number, n: number): LeafRange[] {
+  const ranges: LeafRange[] = [];
+  // SUBPROOF(m, D[start:end], b), unrolled: each step adds one subtree and descends into one half.
+  let rel = m;
+  let start = 0;
+  let end = n;
+  let complete = true; // b: whether the subtree [start, end) is itself a root the verifier already has.
+  while (rel !== end - start) {
+    const k = splitPoint(end - start);
+    if (rel <= k) {
+      ranges.push({ start: start + k, end });
+      end = start + k;
+    } else {
+      ranges.push({ start, end: start + k });
+      start += k;
+      rel -= k;
+      complete = false;
+    }
+  }
+  if (!complete) ranges.push({ start, end });
+  return ranges.reverse();
+}
+
+/**
+ * The compact range of [0, size): the perfect, aligned subtrees the first `size` leaves decompose
+ * into, one per set bit of `size`, largest first. Their hashes folded from the right give MTH(D[size]),
+ * and {@link MerkleAccumulator.resume} continues a tree from them.
+ *
+ * @see transparency-dev/merkle `compact.Range`
+ */
+export function compactRange(size: number): LeafRange[] {
+  const ranges: LeafRange[] = [];
+  let start = 0;
+  let rest = size;
+  while (rest > 0) {
+    let k = 1;
+    while (k * 2 <= rest) k *= 2;
+    ranges.push({ start, end: start + k });
+    start += k;
+    rest -= k;
+  }
+  return ranges;
+}
+
 function assertIndex(value: number, name: string, min: number, max: number, rule: string): void {
   if (!Number.isSafeInteger(value) || value < min || value > max) {
     throw new InputError('AUDIT_PROOF_RANGE', `${name} must be an integer ${rule}; got ${String(value)}.`, [], {
@@ -240,23 +347,7 @@ export function inclusionProof(index: number, leafHashes: readonly Uint8Array[])
   }
   assertIndex(index, 'index', 0, size - 1, `in [0, ${size}) (index < tree size)`);
   assertLeafHashes(leafHashes);
-  const proof: Uint8Array[] = [];
-  // PATH(m, D[start:end]) descends to the leaf; the siblings are collected top-down, then reversed.
-  let m = index;
-  let start = 0;
-  let end = size;
-  while (end - start > 1) {
-    const k = splitPoint(end - start);
-    if (m < k) {
-      proof.push(subtreeRoot(leafHashes, start + k, end));
-      end = start + k;
-    } else {
-      proof.push(subtreeRoot(leafHashes, start, start + k));
-      start += k;
-      m -= k;
-    }
-  }
-  return proof.reverse();
+  return inclusionProofRanges(index, size).map((range) => subtreeRoot(leafHashes, range.start, range.end));
 }
 
 /**
@@ -280,26 +371,7 @@ export function consistencyProof(m: number, leafHashes: readonly Uint8Array[]): 
   }
   assertIndex(m, 'm', 1, n, `in [1, ${n}] (0 < old size <= new size)`);
   assertLeafHashes(leafHashes);
-  const proof: Uint8Array[] = [];
-  // SUBPROOF(m, D[start:end], b), unrolled: each step appends one hash and descends into one half.
-  let rel = m;
-  let start = 0;
-  let end = n;
-  let complete = true; // b: whether the subtree [start, end) is itself a root the verifier already has.
-  while (rel !== end - start) {
-    const k = splitPoint(end - start);
-    if (rel <= k) {
-      proof.push(subtreeRoot(leafHashes, start + k, end));
-      end = start + k;
-    } else {
-      proof.push(subtreeRoot(leafHashes, start, start + k));
-      start += k;
-      rel -= k;
-      complete = false;
-    }
-  }
-  if (!complete) proof.push(subtreeRoot(leafHashes, start, end));
-  return proof.reverse();
+  return consistencyProofRanges(m, n).map((range) => subtreeRoot(leafHashes, range.start, range.end));
 }
 
 /**

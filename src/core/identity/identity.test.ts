@@ -7,8 +7,10 @@ const principal = (kind: Principal['kind'], roles: Principal['roles'], name = 'p
 describe('authorize', () => {
   it.each([
     ['viewer', ['missions:read', 'approvals:read']],
-    ['operator', ['missions:read', 'missions:write', 'approvals:read']],
+    ['operator', ['missions:read', 'missions:write', 'approvals:read', 'signals:write']],
     ['approver', ['missions:read', 'approvals:read', 'approvals:decide']],
+    ['auditor', ['missions:read', 'approvals:read', 'audit:read']],
+    ['sender', ['signals:write']],
     ['admin', [...PERMISSIONS]],
   ] as const)('a human %s holds exactly %j in its project', (role, granted) => {
     const alice = principal('human', { shop: [role] });

@@ -15,7 +15,7 @@ export type PrincipalKind = (typeof PRINCIPAL_KINDS)[number];
  * and cancels missions; `approver` reads and decides approvals (but does not create missions);
  * `admin` may do everything, including token management, kill switches and policy reload.
  */
-export const ROLES = ['viewer', 'operator', 'approver', 'admin'] as const;
+export const ROLES = ['viewer', 'operator', 'approver', 'auditor', 'sender', 'admin'] as const;
 
 /** A role a principal holds in a project (or in every project, `*`). */
 export type Role = (typeof ROLES)[number];
@@ -25,10 +25,12 @@ export const ALL_PROJECTS = '*';
 
 /**
  * What a principal may ask for: `missions:read` (list and show missions), `missions:write` (create,
- * cancel), `approvals:read` (list and show approval requests), `approvals:decide` (vote), `admin`
- * (tokens, kill switches, policy reload).
+ * cancel), `approvals:read` (list and show approval requests), `approvals:decide` (vote),
+ * `audit:read` (query the audit log, its checkpoints and proofs; always checked against `*`, since
+ * the log spans projects), `signals:write` (send signals to a source of the project), `admin`
+ * (tokens, kill switches, policy reload, checkpoints on demand).
  */
-export const PERMISSIONS = ['missions:read', 'missions:write', 'approvals:read', 'approvals:decide', 'admin'] as const;
+export const PERMISSIONS = ['missions:read', 'missions:write', 'approvals:read', 'approvals:decide', 'audit:read', 'signals:write', 'admin'] as const;
 
 /** One permission; see {@link PERMISSIONS}. */
 export type Permission = (typeof PERMISSIONS)[number];
@@ -36,8 +38,10 @@ export type Permission = (typeof PERMISSIONS)[number];
 /** The permissions each role grants. */
 export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
   viewer: ['missions:read', 'approvals:read'],
-  operator: ['missions:read', 'missions:write', 'approvals:read'],
+  operator: ['missions:read', 'missions:write', 'approvals:read', 'signals:write'],
   approver: ['missions:read', 'approvals:read', 'approvals:decide'],
+  auditor: ['missions:read', 'approvals:read', 'audit:read'],
+  sender: ['signals:write'],
   admin: PERMISSIONS,
 };
 

@@ -49,6 +49,7 @@ const VOTE_ERRORS = {
   409: errorResponse(
     'APPROVAL_NOT_PENDING (already granted, denied or consumed), APPROVAL_EXPIRED, APPROVAL_ALREADY_VOTED or APPROVAL_HASH_MISMATCH (the actionHash sent is not the request\'s).',
   ),
+  503: errorResponse('AUDIT_UNAVAILABLE: the audit log could not record the vote, so it was not counted; try again.'),
 };
 
 /**

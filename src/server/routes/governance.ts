@@ -11,9 +11,9 @@ export interface KillSwitchControl {
   listKillSwitches(): Promise<KillSwitch[]>;
 }
 
-/** Reloading the policy set in force. */
+/** Reloading the policy set in force; `by` is recorded as who changed it. Rejects with `AUDIT_UNAVAILABLE` when the change cannot be recorded. */
 export interface PolicyControl {
-  reload(): Promise<{ ok: true; changed: boolean; digest: string; files: readonly string[] } | { ok: false; digest: string; error: { code: string; message: string; details: Record<string, unknown> } }>;
+  reload(by?: string): Promise<{ ok: true; changed: boolean; digest: string; files: readonly string[] } | { ok: false; digest: string; error: { code: string; message: string; details: Record<string, unknown> } }>;
 }
 
 /** What the governance routes need. */
@@ -82,17 +82,18 @@ export const governanceRoutes: FastifyPluginCallbackZod<GovernanceRoutesOptions>
     schema: {
       tags: ['governance'],
       summary: 'Reload the policy set',
-      description: 'Reads the policy directory again; a valid set replaces the one in force, an invalid one is rejected with every problem and the set in force stays.',
+      description: 'Reads the policy directory again; a valid set replaces the one in force (recorded in the audit log as `policy.changed` by the caller first), an invalid one is rejected with every problem and the set in force stays.',
       response: {
         200: z.object({ ok: z.literal(true), changed: z.boolean(), digest: z.string(), files: z.array(z.string()) }),
         422: z.object({ ok: z.literal(false), digest: z.string().describe('The set still in force.'), error: z.object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()) }) }),
         401: UNAUTHENTICATED,
         403: FORBIDDEN,
+        503: errorResponse('AUDIT_UNAVAILABLE: the audit log could not record the change; the set in force stays.'),
       },
     },
   }, async (request, reply) => {
-    requirePermission(request, 'admin', '*');
-    const result = await policy.reload();
+    const principal = requirePermission(request, 'admin', '*');
+    const result = await policy.reload(principal.name);
     if (result.ok) return { ok: true as const, changed: result.changed, digest: result.digest, files: [...result.files] };
     return reply.code(422).send({ ok: false as const, digest: result.digest, error: result.error });
   });

@@ -202,8 +202,8 @@ export const missionRoutes: FastifyPluginCallbackZod<MissionRoutesOptions> = (ap
     },
     async (request, reply) => {
       const mission = await missions.get(request.params.id);
-      requirePermission(request, 'missions:write', mission.project);
-      return reply.code(202).send({ mission: await missions.cancel(request.params.id) });
+      const principal = requirePermission(request, 'missions:write', mission.project);
+      return reply.code(202).send({ mission: await missions.cancel(request.params.id, { name: principal.name, kind: principal.kind }) });
     },
   );
 
