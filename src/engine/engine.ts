@@ -150,9 +150,10 @@ export function createMissionEngine(options: MissionEngineOptions): MissionEngin
     const steps: PlannedStep[] = [];
     let unknownTool = false;
     let risk: RiskClass = 'read';
-    const add = (phase: 'context' | 'plan', list: readonly StepSpec[], idPrefix: string): void => {
+    const field = { context: 'context', plan: 'steps', verification: 'verify' } as const;
+    const add = (phase: 'context' | 'plan' | 'verification', list: readonly StepSpec[], idPrefix: string): void => {
       list.forEach((spec, index) => {
-        const path = `${phase === 'context' ? 'context' : 'steps'}.${index}`;
+        const path = `${field[phase]}.${index}`;
         const checked = catalog.validateArgs(spec.tool, spec.args, path);
         if (!checked.ok) {
           unknownTool ||= catalog.find(spec.tool) === undefined;
@@ -160,20 +161,21 @@ export function createMissionEngine(options: MissionEngineOptions): MissionEngin
           return;
         }
         const tool = catalog.get(spec.tool);
-        if (phase === 'context' && tool.risk !== 'read') {
-          issues.push({ path: `${path}.tool`, message: 'evidence queries must use read tools', expected: 'a tool of risk class read', received: tool.risk });
+        if (phase !== 'plan' && tool.risk !== 'read') {
+          issues.push({ path: `${path}.tool`, message: phase === 'context' ? 'evidence queries must use read tools' : 'verifications must use read tools', expected: 'a tool of risk class read', received: tool.risk });
           return;
         }
         if (phase === 'plan' && RISK_CLASSES.indexOf(tool.risk) > RISK_CLASSES.indexOf(risk)) risk = tool.risk;
-        const stepId = spec.id ?? (phase === 'context' ? `${idPrefix}${index + 1}` : defaultStepId(index));
+        const stepId = spec.id ?? (phase === 'plan' ? defaultStepId(index) : `${idPrefix}${index + 1}`);
         steps.push({ stepId, phase, index, tool: tool.name, args: checked.args as Record<string, unknown>, risk: tool.risk, idempotencyKey: stepIdempotencyKey(missionId, stepId) });
       });
     };
     add('context', request.context, 'c');
     add('plan', request.steps, 's');
+    add('verification', request.verify, 'v');
     const ids = new Set<string>();
     for (const step of steps) {
-      if (ids.has(step.stepId)) issues.push({ path: `${step.phase === 'context' ? 'context' : 'steps'}.${step.index}.id`, message: `duplicate step ID "${step.stepId}"` });
+      if (ids.has(step.stepId)) issues.push({ path: `${field[step.phase as keyof typeof field]}.${step.index}.id`, message: `duplicate step ID "${step.stepId}"` });
       ids.add(step.stepId);
     }
     if (issues.length > 0) {

@@ -9,7 +9,7 @@ import type { AuditEntryKind } from '../core/audit/entry.js';
 import type { ApprovalGate, AuditLog, GuardStore, MissionPatch, MissionStore, WorkerRegistry } from '../core/ports.js';
 import type { Decision } from '../core/review/decision.js';
 import type { ToolCatalog } from '../core/tools/catalog.js';
-import { DEFAULT_RETRY, isWrite, type AnyToolContract } from '../core/tools/tool.js';
+import { DEFAULT_RETRY, isWrite, type AnyToolContract, type VerificationCheck } from '../core/tools/tool.js';
 import { checkGuards, type GuardSettings } from './guard-check.js';
 import { reviewRound, type AutonomySettings, type ReviewRound } from './review-round.js';
 import { attemptToolCall, toStepError, type AttemptResult } from './tool-call.js';
@@ -148,7 +148,7 @@ class MissionRun {
       await this.#plan(mission);
       const decision = await this.#review(mission);
       const completed = await this.#execute(mission, decision);
-      await this.#verify(completed);
+      await this.#verify(mission, completed);
       return await this.#finish('close', 'every step succeeded and verification passed', 'resolved');
     } catch (stop) {
       if (stop instanceof Stop) return stop.result;
@@ -373,41 +373,78 @@ class MissionRun {
     }
   }
 
-  async #verify(completed: readonly Completed[]): Promise<void> {
+  /**
+   * Verify: re-observes the system. First each executed write's own probe, then the mission's
+   * verifications (read tools returning `ok` and `observed`, e.g. `prometheus.check`); each must pass
+   * without a break for its window before its timeout. The first that does not compensates the
+   * completed writes (saga) and escalates with every observation.
+   */
+  async #verify(mission: MissionDetail, completed: readonly Completed[]): Promise<void> {
     const probes = completed.filter((c) => c.tool.verification !== undefined);
-    await this.#transition('verify', probes.length === 0 ? 'no verification probes for the executed steps' : `re-observing ${probes.length} step(s)`);
+    const checks = mission.steps.filter((s) => s.phase === 'verification');
+    const what = [probes.length > 0 ? `${probes.length} step probe(s)` : '', checks.length > 0 ? `${checks.length} verification(s): ${checks.map((s) => s.tool).join(', ')}` : ''].filter((part) => part !== '');
+    await this.#transition('verify', what.length === 0 ? 'no verification probes for the executed steps' : `re-observing: ${what.join('; ')}`);
     const observations: Array<{ stepId: string; ok: boolean; observed: string }> = [];
     for (const { step, tool, result } of probes) {
       const probe = tool.verification;
       if (probe === undefined) continue;
-      const windowMs = probe.windowMs ?? 0;
-      const intervalMs = probe.intervalMs ?? 1000;
-      const timeoutMs = probe.timeoutMs ?? 60_000;
-      const start = await DBOS.now();
-      let passingSince: number | null = null;
-      for (let check = 1; ; check++) {
-        const observed = await DBOS.runStep(async () => {
-          try {
-            return await probe.check({ tool: tool.name, args: step.args, idempotencyKey: step.idempotencyKey }, result, AbortSignal.any([this.#rt.signal, AbortSignal.timeout(tool.timeoutMs)]));
-          } catch (error) {
-            return { ok: false, observed: `the check failed: ${toStepError(error).message}` };
-          }
-        }, { name: `verify:${step.stepId}:${check}` });
-        const now = await DBOS.now();
-        passingSince = observed.ok ? (passingSince ?? now) : null;
-        if (passingSince !== null && now - passingSince >= windowMs) {
-          observations.push({ stepId: step.stepId, ...observed });
-          await this.#audited(`verify:${step.stepId}`, 'verification.checked', { stepId: step.stepId, tool: tool.name, ok: true, observed: observed.observed, checks: check });
-          break;
+      const check = (signal: AbortSignal): Promise<VerificationCheck> => probe.check({ tool: tool.name, args: step.args, idempotencyKey: step.idempotencyKey }, result, signal);
+      await this.#holds(step, tool, check, { windowMs: probe.windowMs ?? 0, intervalMs: probe.intervalMs ?? 1000, timeoutMs: probe.timeoutMs ?? 60_000 }, observations, completed);
+    }
+    const specs = mission.request.verify;
+    for (const step of checks) {
+      const tool = this.#tool(step);
+      const spec = specs[step.index];
+      const timing = { windowMs: spec?.windowMs ?? 0, intervalMs: spec?.intervalMs ?? 1000, timeoutMs: spec?.timeoutMs ?? 60_000 };
+      let n = 0;
+      const check = async (signal: AbortSignal): Promise<VerificationCheck> => {
+        const output = tool.output.safeParse(await tool.execute(step.args, { idempotencyKey: step.idempotencyKey, missionId: this.#id, stepId: step.stepId, attempt: ++n, signal }));
+        return readVerification(output.success ? output.data : undefined, tool.name);
+      };
+      await DBOS.runStep(() => this.#rt.store.updateStep(this.#id, step.stepId, { status: 'running', startedAt: this.#rt.now() }), { name: `verify:${step.stepId}:start`, ...storeRetry(this.#rt) });
+      await this.#holds(step, tool, check, timing, observations, completed);
+    }
+  }
+
+  /**
+   * Runs `check` every `intervalMs` (each check a checkpointed step, so a recovery does not re-check
+   * what was recorded) until it has passed without a break for `windowMs`, and records the outcome
+   * (`verification.checked`; for a verification step also its status and result). When it has not
+   * held within `timeoutMs`: compensates `completed` and escalates.
+   */
+  async #holds(
+    step: MissionStep, tool: AnyToolContract, check: (signal: AbortSignal) => Promise<VerificationCheck>,
+    timing: { windowMs: number; intervalMs: number; timeoutMs: number },
+    observations: Array<{ stepId: string; ok: boolean; observed: string }>, completed: readonly Completed[],
+  ): Promise<void> {
+    const start = await DBOS.now();
+    let passingSince: number | null = null;
+    for (let n = 1; ; n++) {
+      const observed = await DBOS.runStep(async () => {
+        try {
+          return await check(AbortSignal.any([this.#rt.signal, AbortSignal.timeout(tool.timeoutMs)]));
+        } catch (error) {
+          return { ok: false, observed: `the check failed: ${toStepError(error).message}` };
         }
-        if (now - start >= timeoutMs) {
-          observations.push({ stepId: step.stepId, ...observed });
-          await this.#audited(`verify:${step.stepId}`, 'verification.checked', { stepId: step.stepId, tool: tool.name, ok: false, observed: observed.observed, checks: check });
-          const compensations = await this.#compensate(completed);
-          throw await this.#escalate(`verification of step ${step.stepId} (${tool.name}) failed within ${timeoutMs} ms: ${observed.observed}`, step.stepId, { observations, compensations });
-        }
-        await DBOS.sleep(intervalMs);
+      }, { name: `verify:${step.stepId}:${n}` });
+      const now = await DBOS.now();
+      passingSince = observed.ok ? (passingSince ?? now) : null;
+      const held = passingSince !== null && now - passingSince >= timing.windowMs;
+      if (!held && now - start < timing.timeoutMs) {
+        await DBOS.sleep(timing.intervalMs);
+        continue;
       }
+      observations.push({ stepId: step.stepId, ...observed });
+      await this.#audited(`verify:${step.stepId}`, 'verification.checked', { stepId: step.stepId, tool: tool.name, ok: held, observed: observed.observed, checks: n, windowMs: timing.windowMs });
+      if (step.phase === 'verification') {
+        const patch = held
+          ? { status: 'succeeded' as const, attempts: n, result: { ok: true, observed: observed.observed, checks: n }, finishedAt: this.#rt.now() }
+          : { status: 'failed' as const, attempts: n, result: { ok: false, observed: observed.observed, checks: n }, error: { code: 'VERIFICATION_FAILED', message: observed.observed, retryable: false, outcomeUnknown: false }, finishedAt: this.#rt.now() };
+        await DBOS.runStep(() => this.#rt.store.updateStep(this.#id, step.stepId, patch), { name: `verify:${step.stepId}:end`, ...storeRetry(this.#rt) });
+      }
+      if (held) return;
+      const compensations = await this.#compensate(completed);
+      throw await this.#escalate(`verification ${step.phase === 'verification' ? step.stepId : `of step ${step.stepId}`} (${tool.name}) failed within ${timing.timeoutMs} ms: ${observed.observed}`, step.stepId, { observations, compensations });
     }
   }
 
@@ -560,6 +597,16 @@ class MissionRun {
 /** The mission workflow body: runs the governed loop for `missionId` to its end. */
 export async function missionWorkflow(missionId: string): Promise<MissionResult> {
   return new MissionRun(currentRuntime(), missionId).run();
+}
+
+/**
+ * A verification tool's result as a check: `ok` must be a boolean and `observed` a string; any other
+ * shape fails the check (fail closed: an answer that does not parse is not a pass).
+ */
+function readVerification(result: unknown, tool: string): VerificationCheck {
+  const value = result as { ok?: unknown; observed?: unknown } | undefined;
+  if (typeof value?.ok === 'boolean' && typeof value.observed === 'string') return { ok: value.ok, observed: value.observed };
+  return { ok: false, observed: `${tool} did not answer with { ok: boolean, observed: string }` };
 }
 
 /** Hex SHA-256 of a string's UTF-8. */

@@ -11,7 +11,7 @@
  */
 import { z } from 'zod';
 import { ERROR_CODES, type ErrorCode } from '../core/errors.js';
-import { MissionRequestSchema } from '../core/missions/mission.js';
+import { MissionRequestSchema, STEP_PHASES } from '../core/missions/mission.js';
 import { OUTCOMES, STAGES } from '../core/missions/stages.js';
 import { EFFECTS } from '../core/review/decision.js';
 import { RISK_CLASSES } from '../core/tools/tool.js';
@@ -63,7 +63,7 @@ const MissionStepSchema = z
   .object({
     missionId: uuid,
     stepId: z.string(),
-    phase: z.enum(['context', 'plan', 'compensation']).describe('Evidence, plan, or the saga undo of a plan step (step ID `<stepId>.undo`).'),
+    phase: z.enum(STEP_PHASES).describe('Evidence, plan, a check of the outcome after the plan ran, or the saga undo of a plan step (step ID `<stepId>.undo`).'),
     index: z.number().int().describe('0-based position within its phase.'),
     tool: z.string(),
     args: z.record(z.string(), z.unknown()),

@@ -128,7 +128,7 @@ export class PgMissionStore implements MissionStore {
           .selectFrom('interlock.mission_steps')
           .selectAll()
           .where('mission_id', '=', id)
-          .orderBy((eb) => eb.case().when('phase', '=', 'context').then(0).when('phase', '=', 'plan').then(1).else(2).end())
+          .orderBy((eb) => eb.case().when('phase', '=', 'context').then(0).when('phase', '=', 'plan').then(1).when('phase', '=', 'verification').then(2).else(3).end())
           .orderBy('idx')
           .execute();
         const history = await trx.selectFrom('interlock.mission_transitions').selectAll().where('mission_id', '=', id).orderBy('seq').execute();
@@ -360,7 +360,8 @@ function toMission(row: MissionRow): Mission {
     requester: row.requester,
     idempotencyKey: row.idempotency_key,
     labels: row.labels,
-    request: row.request,
+    // Requests stored before `verify` existed have none.
+    request: { ...row.request, verify: row.request.verify ?? [] },
     stage: row.stage,
     outcome: row.outcome,
     waitingFor: row.waiting_for,

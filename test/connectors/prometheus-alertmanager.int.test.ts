@@ -133,6 +133,26 @@ describe.skipIf(skip !== undefined)(`Prometheus and Alertmanager connectors agai
       expect(alerts.alerts).toMatchObject([{ labels: { alertname: 'QueueDeep', service: 'checkout' }, state: 'firing', value: 42, annotations: { summary: 'Queue of checkout is deep' } }]);
     });
 
+    it('checks a query against a threshold: passes inside the bounds, names the series outside them', async () => {
+      const check = catalog.get('prometheus.check');
+      const pass = await eventually('the queue depth scraped', async () => {
+        const result = await check.execute({ query: 'demo_queue_depth{service="checkout"}', below: 100 }, context());
+        return result.ok ? result : undefined;
+      });
+      expect(pass).toMatchObject({ ok: true, series: [{ labels: { service: 'checkout' }, value: 42 }] });
+      expect(pass.observed).toContain('all below 100');
+      const fail = await check.execute({ query: 'demo_queue_depth{service="checkout"}', below: 10 }, context());
+      expect(fail).toMatchObject({ ok: false });
+      expect(fail.observed).toMatch(/1 of 1 series not below 10: \{.*service="checkout".*\} 42/);
+      // No data is no proof, unless the check says an empty result passes.
+      expect(await check.execute({ query: 'demo_queue_depth{service="nowhere"}', below: 10 }, context())).toMatchObject({ ok: false });
+      expect(await check.execute({ query: 'demo_queue_depth{service="nowhere"}', below: 10, ifEmpty: 'pass' }, context())).toMatchObject({ ok: true });
+      // A result cut at maxSeries is not all of it: the check does not pass on part of the data.
+      const truncated = await check.execute({ query: 'demo_requests_total', above: -1 }, context());
+      expect(truncated).toMatchObject({ ok: false });
+      expect(truncated.observed).toContain('truncated');
+    });
+
     it('reports a bad query as a non-retryable TOOL_FAILED quoting Prometheus', async () => {
       const error = await failureOf(catalog.get('prometheus.query').execute({ query: 'sum(' }, context()));
       expect(error).toMatchObject({ code: 'TOOL_FAILED', system: 'prometheus', systemStatus: 400, retryable: false, details: { errorType: 'bad_data' } });

@@ -67,6 +67,41 @@ describe('a mission through the governed loop', () => {
     const { rows: undone } = await it_.ledger.query('select step_id from ledger_undo where mission_id = $1 order by id', [mission.id]);
     expect(undone.map((r) => r.step_id)).toEqual(['s2.undo', 's1.undo']);
   });
+
+  it("re-observes with the mission's verifications after the plan ran, and closes once they hold for their window", async () => {
+    const { status, json } = await it_.post('/v1/missions', {
+      title: 'verified fix', labels: { service: 'verified-fix' }, steps: ledgerSteps(2),
+      verify: [{ tool: 'ledger.balance', args: { atLeast: 3 }, windowMs: 300, intervalMs: 100, timeoutMs: 5000 }],
+    });
+    expect(status, JSON.stringify(json)).toBe(201);
+    const mission = await it_.waitFor(json.mission.id);
+    expect(mission.outcome).toBe('resolved');
+    const check = mission.steps.find((s) => s.phase === 'verification');
+    expect(check).toMatchObject({ stepId: 'v1', tool: 'ledger.balance', status: 'succeeded', result: { ok: true, observed: 'balance 3, at least 3' } });
+    // Held for 300 ms at 100 ms intervals: several checks, recorded as one step.
+    expect(check!.attempts).toBeGreaterThanOrEqual(4);
+    const { json: entries } = await it_.get(`/v1/audit/entries?mission=${mission.id}&kind=verification.checked`);
+    expect(entries.entries.map((e: { entry: { data: { stepId: string; ok: boolean } } }) => [e.entry.data.stepId, e.entry.data.ok])).toEqual([['s1', true], ['s2', true], ['v1', true]]);
+  });
+
+  it('a verification that does not hold within its timeout compensates the plan and escalates with what it observed', async () => {
+    const { json } = await it_.post('/v1/missions', {
+      title: 'unverified fix', labels: { service: 'unverified-fix' }, steps: ledgerSteps(2),
+      verify: [{ id: 'balance', tool: 'ledger.balance', args: { atLeast: 10 }, intervalMs: 100, timeoutMs: 1000 }],
+    });
+    const mission = await it_.waitFor(json.mission.id);
+    expect(mission.outcome).toBe('escalated');
+    expect(mission.escalation?.stepId).toBe('balance');
+    expect(mission.escalation?.reason).toMatch(/verification balance \(ledger\.balance\) failed within 1000 ms: balance 3, below 10/);
+    expect(mission.escalation?.evidence).toMatchObject({ compensations: [{ stepId: 's2', status: 'compensated' }, { stepId: 's1', status: 'compensated' }] });
+    expect(mission.steps.find((s) => s.stepId === 'balance')).toMatchObject({ phase: 'verification', status: 'failed', error: { code: 'VERIFICATION_FAILED' } });
+  });
+
+  it('refuses a verification that is not a read tool, naming the field', async () => {
+    const { status, json } = await it_.post('/v1/missions', { title: 'write as check', steps: ledgerSteps(1), verify: [{ tool: 'ledger.append', args: { amount: 1 } }] });
+    expect(status).toBe(400);
+    expect(json.error.details.issues).toMatchObject([{ path: 'body.verify.0.tool', message: 'verifications must use read tools' }]);
+  });
 });
 
 /** Votes on the mission's pending approval through the API as `bob`, an approver (a second identity). */

@@ -27,6 +27,8 @@ beforeEach(async () => {
   // Every worker signs audit checkpoints each second with the data directory's shared key.
   await writeFile(join(dataDir, 'interlock.yaml'), 'engine:\n  heartbeatMs: 250\n  leaseMs: 1500\n  concurrency: 25\naudit:\n  checkpointIntervalMs: 1000\n');
   pool = new pg.Pool({ connectionString: database.url, max: 2 });
+  // An idle connection the server drops would otherwise be an unhandled 'error' event of the pool.
+  pool.on('error', () => undefined);
 });
 
 afterEach(async () => {

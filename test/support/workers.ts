@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -38,7 +37,14 @@ export async function spawnWorker(env: Record<string, string | undefined>, timeo
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-8000);
   });
-  const exited = once(child, 'exit').then(([code, signal]: unknown[]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
+  // Not `events.once`: it rejects on an 'error' event (e.g. a failed kill), and nothing awaits some of
+  // the promises derived from this one, so a rejection would be unhandled. Errors go to the stderr kept.
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  child.on('error', (error) => {
+    stderr = `${stderr}\n[worker process error] ${error.message}`.slice(-8000);
+  });
   const lines = createInterface({ input: child.stdout });
   const ready = new Promise<{ url: string; workerId: string; databaseUrl: string; token: string }>((resolve, reject) => {
     lines.on('line', (line) => {

@@ -58,6 +58,12 @@ describe('prometheus connector: arguments are checked before any request', () =>
     expect(issues('prometheus.query_range', { query: 'up', start: T0 - HOUR, end: T0, step: 37 })).toEqual([]);
   });
 
+  it('refuses a check without a bound, or with bounds no value could pass', () => {
+    expect(issues('prometheus.check', { query: 'up' })).toMatchObject([{ path: 'steps.0.args.below', message: expect.stringContaining('give below, above, or both') }]);
+    expect(issues('prometheus.check', { query: 'up', below: 1, above: 2 })).toMatchObject([{ path: 'steps.0.args.above' }]);
+    expect(issues('prometheus.check', { query: 'up', below: 0.05 })).toEqual([]);
+  });
+
   it('refuses a step that is neither seconds nor a Prometheus duration', () => {
     for (const step of ['15x', '1m15', '', 0, -5]) expect(issues('prometheus.query_range', { query: 'up', start: T0 - HOUR, end: T0, step }), String(step)).toMatchObject([{ path: 'steps.0.args.step' }]);
   });
@@ -66,6 +72,7 @@ describe('prometheus connector: arguments are checked before any request', () =>
     const described = catalog.describe();
     expect(described.map((tool) => [tool.name, tool.risk, tool.idempotent, tool.permission])).toEqual([
       ['prometheus.alerts', 'read', true, 'prometheus:read'],
+      ['prometheus.check', 'read', true, 'prometheus:read'],
       ['prometheus.query', 'read', true, 'prometheus:read'],
       ['prometheus.query_range', 'read', true, 'prometheus:read'],
       ['prometheus.series', 'read', true, 'prometheus:read'],

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DEFAULT_RETRY, type AnyToolContract, type ToolContract } from '../../core/tools/tool.js';
 import { createHttpApiClient, type HttpApiClient } from '../shared/http-client.js';
 import { requireHttpSecrets } from '../shared/http-config.js';
+import { evaluateCheck } from './prometheus-check.js';
 import type { PrometheusConfig } from './prometheus-config.js';
 import {
   AlertsResponse, capSeries, Labels, normalizeQueryData, QueryResponse, QueryResult, readPrometheusResponse, SampleValue, SeriesResponse,
@@ -24,6 +25,23 @@ const QueryInput = z.object({
 }).strict();
 
 const QueryOutput = QueryResult.extend({ time: z.int().describe('Evaluation time, ms since the Unix epoch.') });
+
+const CheckInput = z.object({
+  query: PromQL,
+  below: z.number().optional().describe('Every series\' value must be strictly below this.'),
+  above: z.number().optional().describe('Every series\' value must be strictly above this.'),
+  ifEmpty: z.enum(['pass', 'fail']).default('fail').describe('What an empty result means; by default no data is no proof (fail).'),
+}).strict().superRefine((args, ctx) => {
+  if (args.below === undefined && args.above === undefined) ctx.addIssue({ code: 'custom', path: ['below'], input: undefined, message: 'is missing: give below, above, or both', params: { expected: 'a number' } });
+  if (args.below !== undefined && args.above !== undefined && !(args.above < args.below)) ctx.addIssue({ code: 'custom', path: ['above'], input: args.above, message: 'is not below `below`: no value could pass', params: { expected: `a number below ${args.below}` } });
+});
+
+const CheckOutput = z.object({
+  ok: z.boolean().describe('True when every series is within the bounds (or the result is empty and ifEmpty is pass).'),
+  observed: z.string().describe('What was observed, in words: the series outside the bounds, or that all are within.'),
+  time: z.int().describe('Evaluation time, ms since the Unix epoch.'),
+  series: z.array(z.object({ labels: Labels, value: SampleValue.nullable() })).describe('Each series\' value (the first maxSeries).'),
+});
 
 const RangeOutput = QueryResult.extend({
   start: z.int().describe('ms since the Unix epoch'),
@@ -209,6 +227,33 @@ export function createPrometheusConnector(config: PrometheusConfig): AnyToolCont
     },
   };
 
-  return [query, queryRange, series, alerts];
+  const check: ToolContract<z.output<typeof CheckInput>, z.output<typeof CheckOutput>> = {
+    name: 'prometheus.check',
+    description: 'Evaluates a PromQL expression now and says whether every series is below and/or above a threshold: the verification a runbook re-runs over a window.',
+    input: CheckInput,
+    output: CheckOutput,
+    risk: 'read',
+    idempotent: true,
+    timeoutMs,
+    permission: 'prometheus:read',
+    retry: DEFAULT_RETRY,
+    async execute(args, context) {
+      const time = Date.now();
+      const response = await client.postForm('/api/v1/query', { query: args.query, time: toPrometheusTime(time), timeout: evaluationTimeout }, context.signal);
+      const body = readPrometheusResponse(response, QueryResponse, '/api/v1/query');
+      const result = normalizeQueryData(body.data, body.warnings ?? [], caps);
+      const outcome = evaluateCheck(result.series, args);
+      // A truncated result is not all of it: a check never passes on part of the data.
+      const ok = outcome.ok && !result.truncated;
+      return {
+        ok,
+        observed: outcome.ok && result.truncated ? `${outcome.observed}; but the result was truncated at connectors.prometheus.maxSeries, so not every series was seen` : outcome.observed,
+        time,
+        series: result.series.map((item) => ({ labels: item.labels, value: item.values.at(-1)?.[1] ?? null })),
+      };
+    },
+  };
+
+  return [query, queryRange, series, alerts, check];
 }
 

@@ -18,6 +18,25 @@ export const StepSpecSchema = z
 /** One tool call in a request. */
 export type StepSpec = z.infer<typeof StepSpecSchema>;
 
+/** Longest a verification may keep checking, ms (one hour). */
+export const MAX_VERIFICATION_MS = 3_600_000;
+
+/**
+ * An independent verification of the whole plan (DESIGN.md: "verification is a separate step that
+ * re-observes the system"): a read tool whose result has `ok: boolean` and `observed: string` (for
+ * example `prometheus.check`), called every `intervalMs` after the plan ran until it has passed
+ * without a break for `windowMs`; when it has not within `timeoutMs`, the completed writes are
+ * compensated and the mission escalates.
+ */
+export const VerificationSpecSchema = StepSpecSchema.extend({
+  windowMs: z.int().min(0).max(MAX_VERIFICATION_MS).default(0).describe('How long the check must keep passing, ms; 0: one passing check.'),
+  intervalMs: z.int().min(100).max(600_000).default(1000).describe('Pause between checks, ms.'),
+  timeoutMs: z.int().min(1000).max(MAX_VERIFICATION_MS).default(60_000).describe('Fail the verification when it has not passed for windowMs after this long, ms.'),
+}).strict().refine((spec) => spec.windowMs <= spec.timeoutMs, { message: 'windowMs must not exceed timeoutMs', path: ['windowMs'] });
+
+/** A verification as the request gives it (defaults applied). */
+export type VerificationSpec = z.output<typeof VerificationSpecSchema>;
+
 /**
  * A request for a mission (POST /v1/missions): what to do, for whom, and an optional idempotency key
  * so a retried request never starts a second mission. `context` lists read-only evidence queries run
@@ -32,6 +51,7 @@ export const MissionRequestSchema = z
       .describe('Same key and same request: the existing mission is returned instead of a new one.'),
     context: z.array(StepSpecSchema).max(20).default([]).describe('Read-only evidence queries run in the context stage.'),
     steps: z.array(StepSpecSchema).min(1).max(50).describe('The proposed plan: tool calls run in order after review.'),
+    verify: z.array(VerificationSpecSchema).max(10).default([]).describe("Checks that re-observe the system after the plan ran (read tools returning ok and observed), besides each write tool's own probe."),
     labels: z.record(z.string(), z.string().max(200)).default({}).describe('Free-form labels, e.g. service, environment and tier.'),
     agent: z.string().min(1).max(200).optional().describe('The agent that proposed the plan; set by Interlock from the caller when an agent calls.'),
     confidence: z.number().min(0).max(1).optional().describe('Confidence of the top hypothesis behind the plan, 0..1.'),
@@ -49,6 +69,12 @@ export const MissionRequestSchema = z
       }
       seen.set(id, index);
     });
+    const verifications = new Set<string>();
+    request.verify.forEach((check, index) => {
+      const id = check.id ?? defaultVerificationId(index);
+      if (seen.has(id) || verifications.has(id)) ctx.addIssue({ code: 'custom', path: ['verify', index, 'id'], message: `duplicate step ID "${id}"` });
+      verifications.add(id);
+    });
   });
 
 /** A mission request as the caller sends it (defaults not yet applied). */
@@ -60,6 +86,11 @@ export type MissionRequest = z.output<typeof MissionRequestSchema>;
 /** The step ID of the step at `index` (0-based) when the request gives none: `s1`, `s2`, ... */
 export function defaultStepId(index: number): string {
   return `s${index + 1}`;
+}
+
+/** The step ID of the verification at `index` (0-based) when the request gives none: `v1`, `v2`, ... */
+export function defaultVerificationId(index: number): string {
+  return `v${index + 1}`;
 }
 
 /**
@@ -74,10 +105,14 @@ export function stepIdempotencyKey(missionId: string, stepId: string, phase: 'do
 export type StepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'unknown' | 'skipped' | 'compensated' | 'compensation_failed';
 
 /**
- * Which part of the loop a step belongs to: evidence (`context`), the plan (`plan`), or the saga's
- * undo of a completed plan step (`compensation`, step ID `<stepId>.undo`).
+ * Which part of the loop a step belongs to: evidence (`context`), the plan (`plan`), a check of the
+ * outcome after the plan ran (`verification`), or the saga's undo of a completed plan step
+ * (`compensation`, step ID `<stepId>.undo`).
  */
-export type StepPhase = 'context' | 'plan' | 'compensation';
+export type StepPhase = 'context' | 'plan' | 'verification' | 'compensation';
+
+/** Every {@link StepPhase}, in loop order. */
+export const STEP_PHASES = ['context', 'plan', 'verification', 'compensation'] as const satisfies readonly StepPhase[];
 
 /** A step of a mission as stored and shown: the call, its attempts, result or error, and its compensation. */
 export interface MissionStep {

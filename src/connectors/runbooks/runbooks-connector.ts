@@ -1,0 +1,99 @@
+import { z } from 'zod';
+import { ConnectorError } from '../../core/errors.js';
+import { HYPOTHESIS_KINDS } from '../../core/diagnosis/hypothesis.js';
+import type { Mission, MissionRequestInput, MissionStep } from '../../core/missions/mission.js';
+import { renderRunbook, RunbookRenderError, selectRunbook, type MatchedHypothesis, type Runbook } from '../../core/runbooks/runbook.js';
+import type { ToolContract } from '../../core/tools/tool.js';
+
+/** Where `runbooks.dispatch` reads the diagnosis and the incident, and how it starts a mission. */
+export interface RunbookDispatchSources {
+  /** The runbooks in force. */
+  runbooks(): readonly Runbook[];
+  /** `runbooks.vars`: per service, the site's values for `${vars.<key>}`. */
+  readonly vars: Readonly<Record<string, Readonly<Record<string, string | number | boolean>>>>;
+  getMission(missionId: string): Promise<Mission | undefined>;
+  getStep(missionId: string, stepId: string): Promise<MissionStep | undefined>;
+  /** The labels of the incident's alerts (to find the service's tier); undefined when there is no such incident. */
+  alertLabelsOf(incidentId: string): Promise<ReadonlyArray<Readonly<Record<string, string>>> | undefined>;
+  /** Creates (or, for a known idempotency key, returns) a mission; returns its ID. */
+  createMission(request: MissionRequestInput): Promise<string>;
+}
+
+const Input = z.object({
+  incidentId: z.uuid(),
+  diagnosisStep: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/).default('diagnose').describe("The step of this mission whose result is diagnosis.run's."),
+}).strict();
+
+const Output = z.object({
+  runbook: z.object({ name: z.string(), version: z.int() }),
+  hypothesis: z.object({ kind: z.enum(HYPOTHESIS_KINDS), service: z.string().nullable(), confidence: z.number(), summary: z.string() }),
+  missionId: z.string().describe('The remediation mission the runbook started; it passes review like any other.'),
+  reason: z.string(),
+});
+
+function fail(message: string): never {
+  throw new ConnectorError('TOOL_FAILED', message, { system: 'runbooks', retryable: false });
+}
+
+/** The top hypothesis of a `diagnosis.run` result, or undefined when it has none of the expected shape. */
+function topHypothesis(result: unknown): MatchedHypothesis | undefined {
+  const list = (result as { hypotheses?: unknown } | null)?.hypotheses;
+  if (!Array.isArray(list) || list.length === 0) return undefined;
+  const top = list[0] as { kind?: unknown; service?: unknown; confidence?: unknown; summary?: unknown };
+  if (typeof top.kind !== 'string' || !(HYPOTHESIS_KINDS as readonly string[]).includes(top.kind) || typeof top.confidence !== 'number') return undefined;
+  return {
+    kind: top.kind as MatchedHypothesis['kind'],
+    service: typeof top.service === 'string' ? top.service : null,
+    confidence: top.confidence,
+    summary: typeof top.summary === 'string' ? top.summary : top.kind,
+  };
+}
+
+/**
+ * The runbook connector: `runbooks.dispatch` (risk `draft`: it proposes a remediation mission, which
+ * still passes review, approval and verification), the last step of an incident's diagnosis mission.
+ * It reads the diagnosis this mission made, picks the runbook for its top hypothesis
+ * (`selectRunbook`), renders it with the incident's service, tier and the site's `runbooks.vars`, and
+ * starts the remediation mission under this step's idempotency key, so a retry or a recovery after a
+ * crash finds the same mission instead of starting a second.
+ *
+ * When no runbook fits (no runbook for the pattern, a service not covered, confidence too low, a
+ * missing site value) it fails with the reason, not retryable: the diagnosis mission escalates and
+ * the incident goes to people with its diagnosis.
+ */
+export function createRunbooksConnector(sources: RunbookDispatchSources): ToolContract<z.output<typeof Input>, z.output<typeof Output>> {
+  return {
+    name: 'runbooks.dispatch',
+    description: "Starts the remediation mission of the runbook that handles the top hypothesis of this mission's diagnosis; fails with the reason when none does.",
+    input: Input,
+    output: Output,
+    risk: 'draft',
+    idempotent: true,
+    timeoutMs: 30_000,
+    permission: 'runbooks:dispatch',
+    async execute(args, context) {
+      const mission = await sources.getMission(context.missionId);
+      if (mission === undefined) fail(`There is no mission ${context.missionId}.`);
+      const step = await sources.getStep(context.missionId, args.diagnosisStep);
+      if (step?.status !== 'succeeded') fail(`Step ${args.diagnosisStep} of this mission has no diagnosis (${step === undefined ? 'no such step' : `it ${step.status}`}).`);
+      const hypothesis = topHypothesis(step.result);
+      if (hypothesis === undefined) fail('The diagnosis has no hypothesis to act on; a person must look.');
+      const selection = selectRunbook(sources.runbooks(), hypothesis);
+      if (selection.runbook === undefined) fail(`No runbook to run: ${selection.reason}; a person must look.`);
+      const runbook = selection.runbook;
+      const service = hypothesis.service!;
+      const alerts = await sources.alertLabelsOf(args.incidentId);
+      if (alerts === undefined) fail(`There is no incident ${args.incidentId}.`);
+      const tier = alerts.find((labels) => labels.service === service && labels.tier !== undefined)?.tier ?? null;
+      let request: ReturnType<typeof renderRunbook>;
+      try {
+        request = renderRunbook(runbook, { incident: args.incidentId, service, tier, hypothesis, vars: sources.vars[service] ?? {} });
+      } catch (error) {
+        if (error instanceof RunbookRenderError) fail(`No runbook to run: ${error.message}.`);
+        throw error;
+      }
+      const missionId = await sources.createMission({ ...request, project: mission.project, idempotencyKey: context.idempotencyKey, agent: `runbook:${runbook.metadata.name}@${runbook.metadata.version}` });
+      return { runbook: { name: runbook.metadata.name, version: runbook.metadata.version }, hypothesis, missionId, reason: selection.reason };
+    },
+  };
+}
