@@ -57,6 +57,15 @@ describe('interlock policy test', () => {
     expect(stdout.split('\n').at(-1)).toMatch(/^\d+ passed, 0 failed$/);
   });
 
+  it("runs the estate's policies: the paths the demo takes (automatic, approval, cap, freeze, weak diagnosis)", async () => {
+    const { code, stdout, stderr } = await cli(['policy', 'test', 'examples/estate/policies']);
+    expect(stderr).toEqual([]);
+    expect(code).toBe(0);
+    expect(stdout).toContain('✓ rolling back the critical checkout needs one approval (require_approval)');
+    expect(stdout).toContain('✓ in the year-end freeze any write is escalated (escalate)');
+    expect(stdout.split('\n').at(-1)).toBe('9 passed, 0 failed');
+  });
+
   it('prints why a case failed and exits 1', async () => {
     writeFileSync(join(dir, 'blast-radius.yaml'), POLICY);
     writeFileSync(

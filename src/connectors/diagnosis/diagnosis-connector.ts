@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { canonicalJson } from '../../core/approvals/binding-hash.js';
-import { diagnose, SERIES_ROLES, type Diagnosis, type EvidenceBundle, type EvidenceChange, type EvidenceLogs, type EvidenceReference, type EvidenceSeries, type EvidenceSignal } from '../../core/diagnosis/index.js';
+import { diagnose, SERIES_ROLES, type Diagnosis, type EvidenceBundle, type EvidenceChange, type EvidenceLatencySamples, type EvidenceLogs, type EvidenceReference, type EvidenceSeries, type EvidenceSignal } from '../../core/diagnosis/index.js';
 import { ConnectorError } from '../../core/errors.js';
 import type { MissionStep } from '../../core/missions/mission.js';
 import type { Signal } from '../../core/signals/signal.js';
@@ -24,9 +24,12 @@ const RunInput = z.object({
   windowEndMs: z.int(),
   evidence: z.array(z.object({
     stepId: z.string().min(1).max(63),
-    kind: z.enum(['series', 'changes', 'logs']),
+    kind: z.enum(['series', 'changes', 'logs', 'latency']),
     role: z.enum(SERIES_ROLES).optional(),
     service: z.string().min(1).max(200).optional(),
+    groupLabel: z.string().min(1).max(200).optional(),
+    canaryMatch: z.string().min(1).max(200).optional(),
+    unitSeconds: z.boolean().optional(),
   }).strict()).max(20).describe('The context steps of this mission whose results are the evidence.'),
 }).strict().refine((args) => args.windowStartMs < args.windowEndMs, { message: 'windowStartMs must be before windowEndMs', path: ['windowStartMs'] });
 
@@ -61,6 +64,54 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** Most latency values one group (canary or baseline) of a service gets from a histogram. */
+export const MAX_HISTOGRAM_SAMPLES = 5000;
+
+/**
+ * Latency samples from cumulative histogram bucket counts (Prometheus `_bucket` series by `le` and a
+ * group label, e.g. `sum by (le, version) (increase(..._bucket[5m]))`): per group, each bucket's count
+ * (the difference of consecutive cumulative counts) becomes that many values at the bucket's midpoint
+ * (the `+Inf` bucket at 1.5 times its lower bound), in ms. When a group holds more than
+ * {@link MAX_HISTOGRAM_SAMPLES} requests, counts are scaled down in proportion. A group value containing
+ * `canaryMatch` is the canary; every other value is the baseline. The KS test on bucketed values is
+ * conservative (ties), as docs/diagnosis.md says.
+ */
+export function histogramLatencySamples(
+  series: ReadonlyArray<{ readonly labels: Readonly<Record<string, string>>; readonly value: number | null }>,
+  options: { readonly groupLabel: string; readonly canaryMatch: string; readonly unitSeconds: boolean },
+): { canary: number[]; baseline: number[] } {
+  const groups = new Map<'canary' | 'baseline', Map<number, number>>();
+  for (const item of series) {
+    const le = item.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(item.labels.le);
+    const group = item.labels[options.groupLabel];
+    if (Number.isNaN(le) || group === undefined || item.value === null || !(item.value >= 0)) continue;
+    const key = group.includes(options.canaryMatch) ? 'canary' : 'baseline';
+    const buckets = groups.get(key) ?? new Map<number, number>();
+    // Several baseline versions: their cumulative counts add up per bound.
+    buckets.set(le, (buckets.get(le) ?? 0) + item.value);
+    groups.set(key, buckets);
+  }
+  const unit = options.unitSeconds ? 1000 : 1;
+  const samples = (buckets: Map<number, number> | undefined): number[] => {
+    if (buckets === undefined) return [];
+    const bounds = [...buckets.keys()].sort((a, b) => a - b);
+    const counts: Array<{ value: number; count: number }> = [];
+    let lower = 0;
+    let previous = 0;
+    for (const upper of bounds) {
+      const cumulative = Math.max(previous, buckets.get(upper) ?? 0);
+      const count = cumulative - previous;
+      // Rounded to the microsecond: bucket bounds like 0.1 are not exact in binary.
+      counts.push({ value: Math.round((Number.isFinite(upper) ? (lower + upper) / 2 : lower * 1.5) * unit * 1000) / 1000, count });
+      previous = cumulative;
+      if (Number.isFinite(upper)) lower = upper;
+    }
+    const scale = previous > MAX_HISTOGRAM_SAMPLES ? MAX_HISTOGRAM_SAMPLES / previous : 1;
+    return counts.flatMap(({ value, count }) => Array.from({ length: Math.round(count * scale) }, () => value));
+  };
+  return { canary: samples(groups.get('canary')), baseline: samples(groups.get('baseline')) };
+}
+
 const CHANGE_KIND: Readonly<Record<string, EvidenceChange['kind']>> = { deploy: 'deploy', rollback: 'rollback', config: 'config', commit: 'config' };
 
 /**
@@ -73,6 +124,7 @@ export function buildEvidenceBundle(args: DiagnosisRunArgs, signals: readonly (S
   const series: EvidenceSeries[] = [];
   const changes: EvidenceChange[] = [];
   const logs: EvidenceLogs[] = [];
+  const latencySamples: EvidenceLatencySamples[] = [];
   for (const spec of args.evidence) {
     const step = steps.get(spec.stepId);
     if (step === undefined) {
@@ -110,6 +162,16 @@ export function buildEvidenceBundle(args: DiagnosisRunArgs, signals: readonly (S
         return [{ at, message: line.message, ...(typeof line.level === 'string' ? { level: line.level } : {}), ...(typeof line.service === 'string' ? { service: line.service } : {}) }];
       });
       logs.push({ evidence: reference(''), ...(spec.service === undefined ? {} : { service: spec.service }), lines });
+    } else if (spec.kind === 'latency' && Array.isArray(result.series) && spec.service !== undefined) {
+      const list = (result.series as unknown[]).flatMap((item) => {
+        if (!isRecord(item) || !isRecord(item.labels) || !Array.isArray(item.values)) return [];
+        const last = item.values.at(-1) as unknown;
+        const labels = Object.fromEntries(Object.entries(item.labels).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
+        return [{ labels, value: Array.isArray(last) ? finite(last[1]) : null }];
+      });
+      const { canary, baseline } = histogramLatencySamples(list, { groupLabel: spec.groupLabel ?? 'version', canaryMatch: spec.canaryMatch ?? 'canary', unitSeconds: spec.unitSeconds ?? true });
+      if (canary.length > 0) latencySamples.push({ evidence: reference('#canary'), service: spec.service, group: 'canary', values: canary });
+      if (baseline.length > 0) latencySamples.push({ evidence: reference('#baseline'), service: spec.service, group: 'baseline', values: baseline });
     } else {
       unavailable.push({ stepId: spec.stepId, reason: `its result is not a ${spec.kind} result` });
     }
@@ -119,7 +181,7 @@ export function buildEvidenceBundle(args: DiagnosisRunArgs, signals: readonly (S
     name: signal.name, labels: signal.labels, annotations: signal.annotations, status: signal.status, startsAt: signal.startsAt, endsAt: signal.endsAt,
   }));
   return {
-    bundle: { window: { startMs: args.windowStartMs, endMs: args.windowEndMs }, onsetMs: args.onsetMs, signals: evidenceSignals, series, changes, logs, latencySamples: [] },
+    bundle: { window: { startMs: args.windowStartMs, endMs: args.windowEndMs }, onsetMs: args.onsetMs, signals: evidenceSignals, series, changes, logs, latencySamples },
     unavailable,
   };
 }
@@ -148,7 +210,7 @@ export function createDiagnosisConnector(sources: DiagnosisSources): ToolContrac
       for (const spec of args.evidence) steps.set(spec.stepId, await sources.getStep(context.missionId, spec.stepId));
       const { bundle, unavailable } = buildEvidenceBundle(args, signals, steps);
       const diagnosis: Diagnosis = diagnose(bundle);
-      const references = [...bundle.series.map((s) => s.evidence), ...bundle.changes.map((c) => c.evidence), ...bundle.logs.map((l) => l.evidence), ...bundle.signals.map((s) => s.evidence)];
+      const references = [...bundle.series.map((s) => s.evidence), ...bundle.changes.map((c) => c.evidence), ...bundle.logs.map((l) => l.evidence), ...bundle.latencySamples.map((l) => l.evidence), ...bundle.signals.map((s) => s.evidence)];
       return {
         incidentId: args.incidentId,
         engine: diagnosis.engine,

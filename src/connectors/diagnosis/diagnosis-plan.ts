@@ -23,6 +23,8 @@ export interface DiagnosisPlanSettings {
   /** Resolution of range queries, seconds. */
   readonly stepSeconds: number;
   readonly queries: readonly DiagnosisQuery[];
+  /** Canary vs baseline latency histograms (`$service` and `$range` replaced), when set. */
+  readonly latency?: { readonly query: string; readonly groupLabel: string; readonly canaryMatch: string; readonly unitSeconds: boolean } | undefined;
   /** Query the change feed (`changes.list`) when the catalog has it. */
   readonly changes: boolean;
   /** Query the logs (`logs.query`) when the catalog has it. */
@@ -32,9 +34,13 @@ export interface DiagnosisPlanSettings {
 /** What a `context` step's result is, for `diagnosis.run`. */
 export interface EvidenceStep {
   readonly stepId: string;
-  readonly kind: 'series' | 'changes' | 'logs';
+  readonly kind: 'series' | 'changes' | 'logs' | 'latency';
   readonly role?: SeriesRole | undefined;
   readonly service?: string | undefined;
+  /** For `latency`: the label telling canary from baseline, the text marking the canary, and whether `le` is in seconds. */
+  readonly groupLabel?: string | undefined;
+  readonly canaryMatch?: string | undefined;
+  readonly unitSeconds?: boolean | undefined;
 }
 
 /** The arguments of `diagnosis.run`. */
@@ -88,6 +94,17 @@ export function planIncidentDiagnosis(input: {
       const id = `logs-${context.length + 1}`;
       context.push({ id, tool: 'logs.query', args: { since, until, ...(service === undefined ? {} : { service }) } });
       evidence.push({ stepId: id, kind: 'logs', service });
+    }
+  }
+  // Canary vs baseline latencies since the onset, one instant query per service (before the metric
+  // queries, so the step limit never crowds them out).
+  if (settings.latency !== undefined && input.hasTool('prometheus.query')) {
+    const range = `${Math.max(30, Math.ceil((windowEndMs - onsetMs) / 1000))}s`;
+    for (const service of services) {
+      if (context.length >= MAX_EVIDENCE_STEPS) break;
+      const id = `latency-${context.length + 1}`;
+      context.push({ id, tool: 'prometheus.query', args: { query: settings.latency.query.replaceAll('$service', promqlString(service)).replaceAll('$range', range), time: windowEndMs } });
+      evidence.push({ stepId: id, kind: 'latency', service, groupLabel: settings.latency.groupLabel, canaryMatch: settings.latency.canaryMatch, unitSeconds: settings.latency.unitSeconds });
     }
   }
   if (input.hasTool('prometheus.query_range')) {

@@ -1,0 +1,190 @@
+/**
+ * Follows one fault of the reference estate through Interlock's governed loop, over the HTTP API:
+ * the incident its alert opened, the diagnosis mission and its top hypothesis, the runbook's
+ * remediation mission through review (approving it as a second identity when asked), execution and
+ * verification, to its outcome; and the times of each part. Used by `npm run demo`, the end-to-end
+ * tests and the MTTR benchmark, so all three measure the same thing.
+ */
+import type { ApprovalView, IncidentView, InterlockApi } from '../cli/deps.js';
+import type { MissionDetail } from '../core/missions/mission.js';
+
+/** The times of one fault's way through the loop, ms since the epoch (null: did not happen). */
+export interface FaultTimeline {
+  readonly fault: string;
+  readonly service: string;
+  readonly injectedAt: number;
+  readonly incidentId: string | null;
+  /** When the first signal of the incident was received (the alert reached Interlock). */
+  readonly detectedAt: number | null;
+  readonly diagnosisMissionId: string | null;
+  /** When `diagnosis.run` finished. */
+  readonly diagnosedAt: number | null;
+  readonly hypothesis: { readonly kind: string; readonly service: string | null; readonly confidence: number } | null;
+  /** `name@version` of the runbook, or null when none ran. */
+  readonly runbook: string | null;
+  readonly remediationMissionId: string | null;
+  /** The review decision's effect and the rules behind it, e.g. `require_approval (rollbacks/critical-rollback)`. */
+  readonly decision: string | null;
+  /** When review let the plan execute (after the approval, when one was needed). */
+  readonly decidedAt: number | null;
+  /** `not required`, `approved by <name>`, `rejected by <name>`, or `-`. */
+  readonly approval: string;
+  /** The plan's tool calls in a line, e.g. `releases.rollback {"service":"checkout"}`. */
+  readonly action: string | null;
+  /** When the last plan step finished. */
+  readonly actedAt: number | null;
+  /** When the mission closed after verification passed; null unless resolved. */
+  readonly verifiedAt: number | null;
+  /** `resolved`, `escalated`, `denied`, ... of the remediation mission, or of the diagnosis mission when no remediation started. */
+  readonly outcome: string;
+  /** Why it escalated, when it did. */
+  readonly reason: string | null;
+  /** Injection to verified recovery, ms; null when not resolved. */
+  readonly mttrMs: number | null;
+}
+
+/** Options of {@link followFault}. */
+export interface FollowFaultOptions {
+  /** The API as an identity that may read incidents, missions and approvals. */
+  readonly api: InterlockApi;
+  readonly fault: string;
+  /** The service whose incident to follow. */
+  readonly service: string;
+  /** When the fault was injected, ms since the epoch; only incidents opened after it count. */
+  readonly injectedAt: number;
+  /**
+   * Called when the remediation waits for an approval: decide (true approves) and vote as a second
+   * identity; returns who decided. Without it, the follower waits for someone else to decide.
+   */
+  readonly decide?: (approval: ApprovalView, mission: MissionDetail) => Promise<{ readonly approved: boolean; readonly by: string }>;
+  /** One line of progress per thing that happened. */
+  readonly progress?: (line: string) => void;
+  /** Give up after this long, ms. @default 300000 */
+  readonly timeoutMs?: number;
+  /** Poll interval, ms. @default 250 */
+  readonly pollMs?: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+function topHypothesis(step: MissionDetail['steps'][number] | undefined): FaultTimeline['hypothesis'] {
+  const list = (step?.result as { hypotheses?: Array<{ kind?: unknown; service?: unknown; confidence?: unknown }> } | null | undefined)?.hypotheses;
+  const top = Array.isArray(list) ? list[0] : undefined;
+  if (top === undefined || typeof top.kind !== 'string' || typeof top.confidence !== 'number') return null;
+  return { kind: top.kind, service: typeof top.service === 'string' ? top.service : null, confidence: top.confidence };
+}
+
+/**
+ * Waits for the fault's incident and follows it to the end of its remediation (or of its diagnosis,
+ * when no runbook ran). Never throws for an outcome: an escalation, a denial or a timeout is in the
+ * returned timeline (`outcome` `timeout` with the stage it stopped in as reason).
+ */
+export async function followFault(options: FollowFaultOptions): Promise<FaultTimeline> {
+  const { api, fault, service, injectedAt } = options;
+  const say = options.progress ?? ((): void => undefined);
+  const deadline = Date.now() + (options.timeoutMs ?? 300_000);
+  const poll = options.pollMs ?? 250;
+  const since = (at: number): string => `+${seconds(at - injectedAt)}`;
+  let timeline: FaultTimeline = {
+    fault, service, injectedAt, incidentId: null, detectedAt: null, diagnosisMissionId: null, diagnosedAt: null, hypothesis: null, runbook: null,
+    remediationMissionId: null, decision: null, decidedAt: null, approval: '-', action: null, actedAt: null, verifiedAt: null, outcome: 'timeout', reason: null, mttrMs: null,
+  };
+  const timedOut = (where: string): FaultTimeline => ({ ...timeline, outcome: 'timeout', reason: `nothing more happened within ${seconds(options.timeoutMs ?? 300_000)}; it stopped ${where}` });
+
+  // 1. The incident: opened after the injection, with an alert of the service.
+  let incident: IncidentView | undefined;
+  while (incident === undefined) {
+    if (Date.now() > deadline) return timedOut('before any alert of the service opened an incident');
+    const { incidents } = await api.listIncidents({ limit: 50 });
+    incident = incidents.find((candidate) => candidate.openedAt >= injectedAt - 1000 && candidate.alerts.some((alert) => alert.labels.service === service));
+    if (incident === undefined) await sleep(poll);
+  }
+  const { signals } = await api.getIncident(incident.id);
+  const detectedAt = Math.min(...signals.map((signal) => signal.receivedAt));
+  timeline = { ...timeline, incidentId: incident.id, detectedAt };
+  say(`  ${since(detectedAt)}  alert ${incident.alerts.map((alert) => alert.name).join(', ')} received: incident ${incident.id.slice(0, 8)} opened`);
+
+  // 2. The diagnosis mission, started by the incident.
+  while (incident.missionId === null) {
+    if (Date.now() > deadline) return timedOut('before the incident started its diagnosis mission');
+    await sleep(poll);
+    incident = (await api.getIncident(incident.id)).incident;
+  }
+  const diagnosisId = incident.missionId;
+  timeline = { ...timeline, diagnosisMissionId: diagnosisId };
+  let diagnosis = await api.get(diagnosisId);
+  while (diagnosis.outcome === null) {
+    if (Date.now() > deadline) return timedOut(`in the diagnosis mission (stage ${diagnosis.stage})`);
+    await sleep(poll);
+    diagnosis = await api.get(diagnosisId);
+  }
+  const diagnose = diagnosis.steps.find((step) => step.tool === 'diagnosis.run');
+  const hypothesis = topHypothesis(diagnose);
+  timeline = { ...timeline, diagnosedAt: diagnose?.finishedAt ?? null, hypothesis };
+  if (diagnose?.finishedAt !== null && diagnose?.finishedAt !== undefined) {
+    say(`  ${since(diagnose.finishedAt)}  diagnosis: ${hypothesis === null ? 'no hypothesis' : `${hypothesis.kind} in ${hypothesis.service ?? '?'} (confidence ${hypothesis.confidence.toFixed(2)})`}`);
+  }
+  const dispatch = diagnosis.steps.find((step) => step.tool === 'runbooks.dispatch');
+  const dispatched = dispatch?.result as { missionId?: unknown; runbook?: { name?: unknown; version?: unknown } } | null | undefined;
+  if (dispatch?.status !== 'succeeded' || typeof dispatched?.missionId !== 'string') {
+    const reason = diagnosis.escalation?.reason ?? 'no runbook started a remediation';
+    say(`  diagnosis mission ${diagnosis.outcome}: ${reason}`);
+    return { ...timeline, outcome: diagnosis.outcome, reason };
+  }
+  const runbook = `${String(dispatched.runbook?.name)}@${String(dispatched.runbook?.version)}`;
+  const remediationId = dispatched.missionId;
+  timeline = { ...timeline, runbook, remediationMissionId: remediationId };
+  say(`  ${dispatch.finishedAt === null ? '' : `${since(dispatch.finishedAt)}  `}runbook ${runbook}: remediation mission ${remediationId.slice(0, 8)}`);
+
+  // 3. The remediation mission: review (and approval), execute, verify, close or escalate.
+  let mission = await api.get(remediationId);
+  let seen = 0;
+  let approval = 'not required';
+  const reported = new Set<string>();
+  for (;;) {
+    for (const transition of mission.history.slice(seen)) {
+      if (transition.to !== 'intake') say(`  ${since(transition.at)}  ${transition.to}: ${transition.reason}`);
+    }
+    seen = mission.history.length;
+    for (const step of mission.steps) {
+      if (step.finishedAt === null || reported.has(step.stepId)) continue;
+      reported.add(step.stepId);
+      say(`  ${since(step.finishedAt)}    ${step.phase === 'verification' ? 'verification' : 'step'} ${step.stepId} ${step.tool}: ${step.status}${step.phase === 'verification' ? ` (${String((step.result as { observed?: unknown } | null)?.observed ?? '')})` : ''}`);
+    }
+    if (mission.outcome !== null) break;
+    if (Date.now() > deadline) return timedOut(`in the remediation mission (stage ${mission.stage})`);
+    if (mission.waitingFor === 'approval' && options.decide !== undefined) {
+      const [request] = await api.listApprovals({ mission: remediationId, status: 'pending' });
+      if (request !== undefined) {
+        const decided = await options.decide(request, mission);
+        approval = `${decided.approved ? 'approved' : 'rejected'} by ${decided.by}`;
+        say(`  ${since(Date.now())}  ${approval}`);
+      }
+    }
+    await sleep(poll);
+    mission = await api.get(remediationId);
+  }
+  const plan = mission.steps.filter((step) => step.phase === 'plan');
+  const executed = mission.history.find((transition) => transition.to === 'execute');
+  const closed = mission.outcome === 'resolved' ? mission.history.find((transition) => transition.to === 'close') : undefined;
+  const finished = plan.map((step) => step.finishedAt).filter((at): at is number => at !== null);
+  const reasons = mission.decision?.reasons.filter((reason) => !reason.rule.startsWith('review/')).map((reason) => reason.rule) ?? [];
+  const result: FaultTimeline = {
+    ...timeline,
+    decision: mission.decision === null ? null : `${mission.decision.reasons.some((reason) => reason.rule === 'review/person') ? 'require_approval' : mission.decision.effect} (${[...new Set(reasons)].join(', ')})`,
+    decidedAt: executed?.at ?? null,
+    approval: approval === 'not required' && mission.decision?.reasons.some((reason) => reason.rule === 'review/person') === true ? 'approved by someone else' : approval,
+    action: plan.map((step) => `${step.tool} ${JSON.stringify(step.args)}`).join('; '),
+    actedAt: finished.length === 0 ? null : Math.max(...finished),
+    verifiedAt: closed?.at ?? null,
+    outcome: mission.outcome ?? 'running',
+    reason: mission.escalation?.reason ?? null,
+    mttrMs: closed === undefined ? null : closed.at - injectedAt,
+  };
+  say(`  ${result.outcome}${result.mttrMs === null ? '' : `: recovered ${seconds(result.mttrMs)} after the injection`}${result.reason === null ? '' : ` (${result.reason})`}`);
+  return result;
+}
