@@ -1,0 +1,2 @@
+export { ScaleConfigSchema, type ScaleConfig, type ScaleService } from './scale-config.js';
+export { createScaleConnector, type ScaleConnectorOptions } from './scale-connector.js';
