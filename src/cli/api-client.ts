@@ -1,7 +1,7 @@
 import { ERROR_CODES, InterlockError, type ErrorCode, type InterlockErrorOptions } from '../core/errors.js';
 import type { Mission, MissionDetail } from '../core/missions/mission.js';
 import type { MissionFilter } from '../core/ports.js';
-import type { ApiClientOptions, ApprovalView, DiagnosisView, IncidentView, IntakeView, InterlockApi, KillSwitchView, MissionPage, SignalView } from './deps.js';
+import type { ApiClientOptions, ApprovalView, DiagnosisView, IncidentView, IntakeView, InterlockApi, KillSwitchView, MissionPage, SignalView, TicketSummaryView, TicketView } from './deps.js';
 
 /** Options of an {@link ApiError}. */
 interface ApiErrorOptions extends InterlockErrorOptions {
@@ -176,6 +176,22 @@ export function createApiClient(options: ApiClientOptions): InterlockApi {
       const body = await request('GET', path);
       if (!isRecord(body) || typeof body.status !== 'string') throw invalid('GET', path, 'something other than { incidentId, missionId, status, diagnosis }');
       return body as unknown as DiagnosisView;
+    },
+    async listTickets(filter) {
+      const query = new URLSearchParams();
+      if (filter.status !== undefined) query.set('status', filter.status);
+      if (filter.project !== undefined) query.set('project', filter.project);
+      if (filter.limit !== undefined) query.set('limit', String(filter.limit));
+      if (filter.before !== undefined) query.set('before', filter.before);
+      const body = await request('GET', '/v1/tickets', query);
+      if (!isRecord(body) || !Array.isArray(body.tickets)) throw invalid('GET', '/v1/tickets', 'something other than { tickets, next }');
+      return { tickets: body.tickets as TicketSummaryView[], next: typeof body.next === 'string' ? body.next : null };
+    },
+    async getTicket(id) {
+      const path = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id) ? `/v1/incidents/${encodeURIComponent(id)}/ticket` : `/v1/tickets/${encodeURIComponent(id)}`;
+      const body = await request('GET', path);
+      if (!isRecord(body) || !isRecord(body.ticket) || !isRecord(body.notifications)) throw invalid('GET', path, 'something other than { ticket, notifications }');
+      return body as unknown as TicketView;
     },
     get: (id: string) => detail('GET', `/v1/missions/${encodeURIComponent(id)}`),
     cancel: (id: string) => detail('POST', `/v1/missions/${encodeURIComponent(id)}/cancel`),

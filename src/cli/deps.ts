@@ -1,10 +1,12 @@
 import type { InterlockConfig } from '../config/index.js';
 import type { KillSwitch } from '../core/guards/kill-switch.js';
 import type { DemoOptions, DemoReport } from '../server/demo.js';
+import type { EstateDemoOptions, EstateDemoReport } from '../server/estate-demo-types.js';
 import type { AuditExportReport, AuditExportRunOptions } from '../server/audit-export.js';
 import type { ApprovalRequest, ApprovalStatus, VoteDecision } from '../core/approvals/approval.js';
 import type { ApprovalAction, IdentityStore, MissionFilter } from '../core/ports.js';
 import type { Mission, MissionDetail } from '../core/missions/mission.js';
+import type { NotificationEvent, Ticket, TicketStatus } from '../core/tickets/ticket.js';
 import type { AuditCheckpointResult, AuditConsistencyProof, AuditPage, AuditProof, AuditQuery, AuditVerification } from '../store/audit-log.js';
 
 /**
@@ -82,6 +84,11 @@ export interface ServerMain {
    */
   demo(options: DemoOptions): Promise<DemoReport>;
   /**
+   * Runs the demo on the reference estate (the five faults through the governed loop); resolves with
+   * a row per fault, or with `missing` (the install command) when a program it needs is not installed.
+   */
+  estateDemo(options: EstateDemoOptions): Promise<EstateDemoReport>;
+  /**
    * Opens the database (migrating it first) and returns the identity store on it, for the
    * `principals` and `tokens` commands, which work without a running server (to create the first
    * admin). Close it when done. Rejects like `migrate`.
@@ -130,7 +137,55 @@ export interface ApiClientOptions {
 }
 
 /** Every endpoint group of the HTTP API the CLI uses. */
-export interface InterlockApi extends MissionsApi, ApprovalsApi, GovernanceApi, SignalsApi {}
+export interface InterlockApi extends MissionsApi, ApprovalsApi, GovernanceApi, SignalsApi, TicketsApi {}
+
+/** A ticket as `GET /v1/tickets` lists it (times in ms since the epoch). */
+export interface TicketSummaryView {
+  readonly id: string;
+  readonly incidentId: string | null;
+  readonly project: string;
+  readonly title: string;
+  readonly service: string | null;
+  readonly status: TicketStatus;
+  readonly outcome: string;
+  readonly reason: string;
+  /** Missions recorded on it. */
+  readonly missions: number;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+/** One delivery of a ticket's notifications, as the API shows it. */
+export interface DeliveryView {
+  readonly id: string;
+  readonly webhook: string;
+  readonly event: NotificationEvent;
+  readonly status: 'pending' | 'delivered' | 'failed';
+  readonly attempts: number;
+  readonly missionId: string | null;
+  readonly createdAt: number;
+  readonly nextAttemptAt: number | null;
+  readonly deliveredAt: number | null;
+  readonly lastError: string | null;
+  readonly lastStatus: number | null;
+}
+
+/** A ticket with its notifications, as `GET /v1/tickets/:id` answers it. */
+export interface TicketView {
+  readonly ticket: Ticket;
+  readonly notifications: {
+    readonly webhooks: ReadonlyArray<{ readonly webhook: string; readonly pending: number; readonly delivered: number; readonly failed: number }>;
+    readonly deliveries: readonly DeliveryView[];
+  };
+}
+
+/** Tickets (`/v1/tickets`); every method rejects with an `ApiError` (`TICKET_NOT_FOUND`, `FORBIDDEN`, ...). */
+export interface TicketsApi {
+  /** `GET /v1/tickets?status&project&limit&before`: newest first. */
+  listTickets(filter: { readonly status?: TicketStatus; readonly project?: string; readonly limit?: number; readonly before?: string }): Promise<{ tickets: TicketSummaryView[]; next: string | null }>;
+  /** `GET /v1/tickets/:id`, or with an incident ID (a UUID) `GET /v1/incidents/:id/ticket`. */
+  getTicket(id: string): Promise<TicketView>;
+}
 
 /** What `POST /v1/signals/:source` answered. */
 export interface IntakeView {

@@ -29,6 +29,10 @@ function testContext(cwd: string, env: Record<string, string> = {}, overrides: P
       options.out('Mission: a demo');
       return Promise.resolve({ ok: true, rows: [{ mission: 'a demo', decision: 'require_approval', approval: 'approved by demo-reviewer', outcome: 'resolved', steps: 's1:succeeded', verified: '120 ms after request', durationMs: 300, expected: 'resolved', ok: true }], audit: { ok: true, size: 42, checkpoints: 1 } });
     },
+    estateDemo: (options) => {
+      configs.push(options.config);
+      return Promise.resolve({ ok: false, rows: [], audit: null, missing: 'install them' });
+    },
     doctor: (config): Promise<DoctorReport> => {
       configs.push(config);
       return Promise.resolve({ ok: true, checks: [{ name: 'database reachable', status: 'ok', detail: 'PostgreSQL 17.6' }] });

@@ -8,9 +8,11 @@ import { registerConfigCommand } from './commands/config.js';
 import { registerDbCommand } from './commands/db.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerDoctorCommand } from './commands/doctor.js';
+import { registerEstateCommand } from './commands/estate.js';
 import { registerKillSwitchCommand } from './commands/kill-switch.js';
 import { registerMissionsCommand } from './commands/missions.js';
 import { registerSignalsCommands } from './commands/signals.js';
+import { registerTicketsCommand } from './commands/tickets.js';
 import { registerPolicyCommand } from './commands/policy.js';
 import { registerPrincipalsCommand } from './commands/principals.js';
 import { registerServeCommand } from './commands/serve.js';
@@ -56,11 +58,13 @@ export function createProgram(ctx: CliContext): Command {
   registerConfigCommand(program, ctx);
   registerMissionsCommand(program, ctx);
   registerSignalsCommands(program, ctx);
+  registerTicketsCommand(program, ctx);
   registerPolicyCommand(program, ctx);
   registerApprovalsCommand(program, ctx);
   registerPrincipalsCommand(program, ctx);
   registerTokensCommand(program, ctx);
   registerAuditCommand(program, ctx);
+  registerEstateCommand(program, ctx);
   return program;
 }
 

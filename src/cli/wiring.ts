@@ -16,6 +16,7 @@ export function createDefaultDeps(): CliDeps {
     migrate: async (config) => (await load()).migrate(config),
     doctor: async (config) => (await load()).doctor(config),
     demo: async (options) => (await load()).demo(options),
+    estateDemo: async (options) => (await load()).estateDemo(options),
     openIdentity: async (config) => (await load()).openIdentity(config),
     openAudit: async (config) => (await importAuditWiring()).openAudit(config),
     exportAudit: async (config, options) => (await importAuditWiring()).exportAudit(config, options),
@@ -34,9 +35,9 @@ async function importAuditWiring(): Promise<{ openAudit: NonNullable<CliDeps['op
 
 async function importServerMain(): Promise<ServerMain> {
   try {
-    const [{ serve, migrate, doctor, openIdentity }, { runDemo }] = await Promise.all([import('../server/main.js'), import('../server/demo.js')]);
+    const [{ serve, migrate, doctor, openIdentity }, { runDemo }, { runEstateDemo }] = await Promise.all([import('../server/main.js'), import('../server/demo.js'), import('../server/estate-demo.js')]);
     // `satisfies` keeps src/server/main.ts and the ServerMain contract in deps.ts in agreement at compile time.
-    return { serve, migrate, doctor, demo: runDemo, openIdentity } satisfies ServerMain;
+    return { serve, migrate, doctor, demo: runDemo, estateDemo: runEstateDemo, openIdentity } satisfies ServerMain;
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new InternalError(`the server module (server/main.js) could not be loaded (${reason}); reinstall Interlock or run \`npm run build\``, { cause: error });

@@ -14,6 +14,7 @@ export {
   type EngineConfig,
   type InterlockConfig,
   type LogConfig,
+  type NotificationsConfig,
   type ReviewConfig,
   type ServerConfig,
 } from './schema.js';

@@ -44,6 +44,7 @@ describe('loadConfig defaults', () => {
       engine: { workflowVersion: 'mission-v1', concurrency: 20, heartbeatMs: 2000, leaseMs: 15_000, approvalTimeoutMs: 604_800_000, reconcileIntervalMs: 10_000, shadowProjects: [] },
       review: { defaults: SHIPPED_DEFAULT_EFFECTS },
       policy: {},
+      runbooks: { vars: {} },
       autonomy: { default: 'auto', rules: [] },
       guards: {
         circuitBreaker: { maxActions: 3, windowMs: 600_000, freezeMs: 3_600_000 },
@@ -61,7 +62,8 @@ describe('loadConfig defaults', () => {
         retryAfterSeconds: 1,
       },
       incidents: { groupBy: ['service'], reopenWindowMs: 300_000, flapping: { maxTransitions: 4, windowMs: 600_000 }, maxAlerts: 1000, startMissions: true, sweepIntervalMs: 30_000 },
-      diagnosis: { windowBeforeMs: 3_600_000, stepSeconds: 15, queries: [], changes: true, logs: true },
+      notifications: { webhooks: [], pollIntervalMs: 1000, retry: { initialMs: 1000, maxMs: 300_000, maxAgeMs: 86_400_000 } },
+      diagnosis: { windowBeforeMs: 3_600_000, stepSeconds: 15, settleMs: 0, queries: [], changes: true, logs: true },
       log: { level: 'info' },
       connectors: {
         builtin: { enabled: true },
@@ -72,6 +74,15 @@ describe('loadConfig defaults', () => {
         logs: { enabled: false, files: [], maxLines: 1000, maxReadBytes: 16_777_216, maxRangeMs: 86_400_000, maxTemplateLines: 50_000 },
         nginx: { enabled: false, binary: '/usr/sbin/nginx', mainConfig: '/etc/nginx/nginx.conf', confDir: '/etc/nginx/interlock', pidFile: '/run/nginx.pid', timeoutMs: 10_000, upstreams: [] },
         supervisor: { enabled: false, url: 'http://127.0.0.1:9001/RPC2', timeoutMs: 30_000, verifyWindowMs: 5000, processes: [] },
+        postgres: { enabled: false, statementTimeoutMs: 5000, maxTerminatePerCall: 10, verifyWindowMs: 2000, services: [] },
+        releases: { enabled: false, author: { name: 'Interlock', email: 'interlock@localhost' }, supervisor: { url: 'http://127.0.0.1:9001/RPC2', timeoutMs: 30_000 }, verifyWindowMs: 5000, services: [] },
+        scale: {
+          enabled: false,
+          supervisor: { url: 'http://127.0.0.1:9001/RPC2', timeoutMs: 30_000 },
+          nginx: { binary: '/usr/sbin/nginx', mainConfig: '/etc/nginx/nginx.conf', confDir: '/etc/nginx/interlock', pidFile: '/run/nginx.pid', timeoutMs: 10_000 },
+          verifyWindowMs: 5000,
+          services: [],
+        },
       },
     });
   });
@@ -312,6 +323,51 @@ describe('audit.export', () => {
   it('leaves the token unset when its variable is not set (the exporter refuses the sink when it starts)', () => {
     writeYaml('interlock.yaml', sinks(['- { name: siem, type: cloudevents, url: "https://siem.example", bearerTokenEnv: SIEM_TOKEN }']));
     expect(loadConfig({ env: { SIEM_TOKEN: '' }, cwd }).audit.export.sinks[0]).not.toHaveProperty('bearerToken');
+  });
+});
+
+describe('notifications', () => {
+  const webhooks = (lines: string[]): string => ['notifications:', '  webhooks:', ...lines.map((line) => `    ${line}`), ''].join('\n');
+
+  it('fills the defaults of a webhook (every event, 10 s) and takes the signing key from the variable named', () => {
+    writeYaml('interlock.yaml', webhooks([
+      '- { name: ops, url: "https://hooks.example/interlock", secretEnv: OPS_HOOK_KEY }',
+      '- { name: pager, url: "http://127.0.0.1:9000/hook", events: [ticket.escalated], timeoutMs: 2000 }',
+    ]));
+    const config = loadConfig({ env: { OPS_HOOK_KEY: 'k3y' }, cwd });
+    expect(config.notifications.webhooks).toEqual([
+      { name: 'ops', url: 'https://hooks.example/interlock', secretEnv: 'OPS_HOOK_KEY', secret: 'k3y', events: ['ticket.escalated', 'ticket.resolved', 'ticket.opened', 'action.notify'], timeoutMs: 10_000 },
+      { name: 'pager', url: 'http://127.0.0.1:9000/hook', events: ['ticket.escalated'], timeoutMs: 2000 },
+    ]);
+  });
+
+  it('leaves the key unset when its variable is empty (the dispatcher refuses the webhook when it starts)', () => {
+    writeYaml('interlock.yaml', webhooks(['- { name: ops, url: "https://hooks.example/x", secretEnv: OPS_HOOK_KEY }']));
+    expect(loadConfig({ env: { OPS_HOOK_KEY: '' }, cwd }).notifications.webhooks[0]).not.toHaveProperty('secret');
+  });
+
+  it('names the field of each problem: duplicate names, credentials in the URL, an unknown or repeated event, retry bounds', () => {
+    writeYaml('interlock.yaml', [
+      webhooks([
+        '- { name: ops, url: "https://hooks.example/a" }',
+        '- { name: ops, url: "https://user:hunter2@hooks.example/b" }',
+        '- { name: third, url: "https://hooks.example/c", events: [ticket.updated] }',
+        '- { name: fourth, url: "https://hooks.example/d", events: [ticket.opened, ticket.opened] }',
+        '- { name: fifth, url: "https://hooks.example/e", secret: plain }',
+      ]).trimEnd(),
+      '  retry: { initialMs: 5000, maxMs: 1000 }',
+      '',
+    ].join('\n'));
+    const error = configError(() => loadConfig({ env: {}, cwd }));
+    expect(error.issues.map((issue) => `${issue.path}: ${issue.message}`).sort()).toEqual([
+      'notifications.retry.maxMs: must be at least notifications.retry.initialMs',
+      'notifications.webhooks.1.name: is the name of another webhook',
+      'notifications.webhooks.1.url: holds credentials',
+      'notifications.webhooks.2.events.0: not an allowed value',
+      'notifications.webhooks.3.events.1: lists ticket.opened twice',
+      'notifications.webhooks.4.secret: unknown key',
+    ]);
+    expect(JSON.stringify(error.details)).not.toMatch(/hunter2|plain/);
   });
 });
 

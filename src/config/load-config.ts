@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
+import { withPostgresSecrets } from '../connectors/postgres/index.js';
 import { withHttpSecrets } from '../connectors/shared/http-config.js';
 import { ConfigError, type Issue } from '../core/errors.js';
 import { describeValue, toIssues } from '../core/validation.js';
@@ -89,7 +90,7 @@ const CONFIG_FLAGS = {
  * Keys holding filesystem paths: resolved against the file's directory when a file sets them. A `*`
  * segment stands for every item of a list.
  */
-const PATH_KEYS: ReadonlyArray<readonly string[]> = [['dataDir'], ['database', 'embedded', 'dataDir'], ['connectors', 'files', 'root'], ['policy', 'dir'], ['audit', 'signingKeyFile'], ['audit', 'export', 'sinks', '*', 'path'], ['connectors', 'changes', 'git', '*', 'path'], ['connectors', 'changes', 'deployLog'], ['connectors', 'logs', 'files', '*', 'path'], ['connectors', 'nginx', 'mainConfig'], ['connectors', 'nginx', 'confDir'], ['connectors', 'nginx', 'pidFile']];
+const PATH_KEYS: ReadonlyArray<readonly string[]> = [['dataDir'], ['database', 'embedded', 'dataDir'], ['connectors', 'files', 'root'], ['policy', 'dir'], ['runbooks', 'dir'], ['audit', 'signingKeyFile'], ['audit', 'export', 'sinks', '*', 'path'], ['connectors', 'changes', 'git', '*', 'path'], ['connectors', 'changes', 'deployLog'], ['connectors', 'logs', 'files', '*', 'path'], ['connectors', 'nginx', 'mainConfig'], ['connectors', 'nginx', 'confDir'], ['connectors', 'nginx', 'pidFile'], ['connectors', 'postgres', 'services', '*', 'pool', 'file'], ['connectors', 'releases', 'root'], ['connectors', 'releases', 'deployLog'], ['connectors', 'releases', 'gitDir'], ['connectors', 'scale', 'nginx', 'mainConfig'], ['connectors', 'scale', 'nginx', 'confDir'], ['connectors', 'scale', 'nginx', 'pidFile']];
 
 /** The file read when neither `--config` nor `INTERLOCK_CONFIG` names one, if it exists. */
 const DEFAULT_CONFIG_FILE = 'interlock.yaml';
@@ -111,7 +112,8 @@ interface Merged {
  *
  * @returns the deep-frozen configuration, every default filled in, every path absolute, and the
  *   credentials of the HTTP connectors read from the variables they name (`bearerTokenEnv`,
- *   `basicAuth.passwordEnv`; an unset one stays unset and the connector refuses to start).
+ *   `basicAuth.passwordEnv`; an unset one stays unset and the connector refuses to start), and the
+ *   notification webhooks' signing keys (`secretEnv`, likewise).
  * @throws ConfigError `CONFIG_FILE_UNREADABLE` when a file is missing, unreadable or not valid YAML
  *   (the message and issues give `file:line:col`).
  * @throws ConfigError `CONFIG_INVALID` listing every problem at once as {@link ConfigIssue}s: the
@@ -148,6 +150,7 @@ export function loadConfig(options: LoadConfigOptions): InterlockConfig {
 
   const config = result.data;
   const sinks = resolveSinks(config.audit.export.sinks, env, cwd);
+  const webhooks = resolveWebhooks(config.notifications.webhooks, env);
   const dataDir = resolve(cwd, config.dataDir);
   return deepFreeze({
     ...config,
@@ -159,10 +162,15 @@ export function loadConfig(options: LoadConfigOptions): InterlockConfig {
       prometheus: withHttpSecrets(config.connectors.prometheus, env),
       alertmanager: withHttpSecrets(config.connectors.alertmanager, env),
       supervisor: withHttpSecrets(config.connectors.supervisor, env),
+      postgres: withPostgresSecrets(config.connectors.postgres, env),
+      releases: { ...config.connectors.releases, supervisor: withHttpSecrets(config.connectors.releases.supervisor, env) },
+      scale: { ...config.connectors.scale, supervisor: withHttpSecrets(config.connectors.scale.supervisor, env) },
       logs: config.connectors.logs.loki === undefined ? config.connectors.logs : { ...config.connectors.logs, loki: withHttpSecrets(config.connectors.logs.loki, env) },
     },
     policy: config.policy.dir === undefined ? config.policy : { ...config.policy, dir: resolve(cwd, config.policy.dir) },
+    runbooks: config.runbooks.dir === undefined ? config.runbooks : { ...config.runbooks, dir: resolve(cwd, config.runbooks.dir) },
     audit: { ...config.audit, signingKeyFile: resolve(cwd, config.audit.signingKeyFile), export: { ...config.audit.export, sinks } },
+    notifications: { ...config.notifications, webhooks },
   });
 }
 
@@ -261,6 +269,18 @@ function resolveSinks(sinks: InterlockConfig['audit']['export']['sinks'], env: C
     if (sink.type === 'jsonl') return { ...sink, path: resolve(cwd, sink.path) };
     const token = sink.bearerTokenEnv === undefined ? undefined : env[sink.bearerTokenEnv];
     return token === undefined || token === '' ? sink : { ...sink, bearerToken: token };
+  });
+}
+
+/**
+ * The notification webhooks with their signing keys from the environment: each `secretEnv` looked up
+ * in `env` (an unset or empty variable leaves `secret` unset: the dispatcher refuses such a webhook
+ * when it starts, so commands that notify nothing do not need the key).
+ */
+function resolveWebhooks(webhooks: InterlockConfig['notifications']['webhooks'], env: ConfigEnv): InterlockConfig['notifications']['webhooks'] {
+  return webhooks.map((webhook) => {
+    const secret = webhook.secretEnv === undefined ? undefined : env[webhook.secretEnv];
+    return secret === undefined || secret === '' ? webhook : { ...webhook, secret };
   });
 }
 

@@ -6,10 +6,15 @@ import { ChangesConfigSchema } from '../connectors/changes/index.js';
 import { FilesConfigSchema } from '../connectors/files/index.js';
 import { LogsConfigSchema } from '../connectors/logs/index.js';
 import { NginxConfigSchema } from '../connectors/nginx/index.js';
+import { PostgresConfigSchema } from '../connectors/postgres/index.js';
 import { PrometheusConfigSchema } from '../connectors/prometheus/index.js';
+import { ReleasesConfigSchema } from '../connectors/releases/index.js';
+import { ScaleConfigSchema } from '../connectors/scale/index.js';
 import { SupervisorConfigSchema } from '../connectors/supervisor/index.js';
 import { DiagnosisConfigSchema } from '../connectors/diagnosis/diagnosis-config.js';
+import { RunbooksConfigSchema } from '../connectors/runbooks/runbooks-config.js';
 import { IncidentsConfigSchema, IntakeConfigSchema } from './intake-config.js';
+import { NotificationsConfigSchema } from './notifications-config.js';
 import { isSecretKey } from '../core/audit/entry.js';
 import { AUTONOMY_LEVELS } from '../core/guards/autonomy.js';
 import { EFFECTS, SHIPPED_DEFAULT_EFFECTS } from '../core/review/decision.js';
@@ -252,8 +257,20 @@ const ConnectorsConfigSchema = z
     logs: LogsConfigSchema.prefault({}).describe('The logs connector (logs.query, logs.templates).'),
     nginx: NginxConfigSchema.prefault({}).describe('The nginx connector (nginx.upstream, nginx.set_weights, nginx.restore_upstream).'),
     supervisor: SupervisorConfigSchema.prefault({}).describe('The supervisor connector (supervisor.status, supervisor.start, supervisor.stop, supervisor.restart).'),
+    postgres: PostgresConfigSchema.prefault({}).describe('The postgres connector (postgres.activity, postgres.terminate, postgres.set_pool_size, postgres.revert_pool_size).'),
+    releases: ReleasesConfigSchema.prefault({}).describe('The releases connector (releases.list, releases.deploy, releases.rollback).'),
+    scale: ScaleConfigSchema.prefault({}).describe('The scale connector (scale.status, scale.out, scale.in).'),
   })
-  .strict();
+  .strict()
+  .superRefine((connectors, ctx) => {
+    // One writer per upstream file: the scale connector owns the upstreams of its services.
+    if (!connectors.scale.enabled || !connectors.nginx.enabled) return;
+    connectors.scale.services.forEach((service, index) => {
+      if (connectors.nginx.upstreams.some((u) => u.name === service.upstream)) {
+        ctx.addIssue({ code: 'custom', path: ['scale', 'services', index, 'upstream'], input: service.upstream, params: { expected: 'an upstream not listed in connectors.nginx.upstreams', related: 'connectors.nginx.upstreams' }, message: 'is also an upstream of the nginx connector; only one of them may write its file' });
+      }
+    });
+  });
 
 /** The top-level object of `interlock.yaml`, before derived defaults are filled in. */
 const InterlockConfigObjectSchema = z
@@ -264,11 +281,13 @@ const InterlockConfigObjectSchema = z
     engine: EngineConfigSchema.prefault({}),
     review: ReviewConfigSchema.prefault({}),
     policy: PolicyConfigSchema.prefault({}),
+    runbooks: RunbooksConfigSchema.prefault({}).describe('Runbooks that turn a diagnosis into a remediation mission (docs/runbooks.md).'),
     autonomy: AutonomyConfigSchema.prefault({}),
     guards: GuardsConfigSchema.prefault({}),
     audit: AuditConfigSchema.prefault({}),
     intake: IntakeConfigSchema.prefault({}),
     incidents: IncidentsConfigSchema.prefault({}),
+    notifications: NotificationsConfigSchema.prefault({}).describe('Webhooks told about tickets and auto-notify actions (docs/tickets.md).'),
     diagnosis: DiagnosisConfigSchema.prefault({}),
     log: LogConfigSchema.prefault({}),
     connectors: ConnectorsConfigSchema.prefault({}),
@@ -319,6 +338,8 @@ export type AuditExportSinkConfig = AuditConfig['export']['sinks'][number];
 export type IntakeConfig = InterlockConfig['intake'];
 /** Resolved incident grouping settings (ms). */
 export type IncidentsConfig = InterlockConfig['incidents'];
+/** Resolved notification settings (ms); each webhook with `secret`, the value of the variable `secretEnv` names, when that is set. */
+export type NotificationsConfig = InterlockConfig['notifications'];
 /** Resolved log settings. */
 export type LogConfig = InterlockConfig['log'];
 /** Resolved connector settings, one key per connector. */

@@ -83,6 +83,10 @@ export const ERROR_CODES = {
   AUDIT_TAMPERED: { kind: 'internal', status: 500, summary: 'The stored audit log fails its integrity checks (an entry changed, missing, inserted or moved); it is not checkpointed.' },
   AUDIT_KEY_MISMATCH: { kind: 'internal', status: 500, summary: "The audit log's latest checkpoint is not signed by this worker's key: the workers of one database must share audit.signingKeyFile." },
   AUDIT_KEY_INVALID: { kind: 'input', status: 400, summary: 'A note signer or verifier key is malformed, uses an unsupported algorithm, or its key ID does not match its name and key.' },
+  ESTATE_PREREQUISITE_MISSING: { kind: 'config', status: 500, summary: 'A program the reference estate runs is not installed; the message names the Debian packages to install.' },
+  ESTATE_NOT_FOUND: { kind: 'not_found', status: 404, summary: 'The directory holds no reference estate (no estate.json); run `interlock estate up` first.' },
+  ESTATE_NOT_RUNNING: { kind: 'conflict', status: 409, summary: 'The reference estate is not running; inject and heal need it up.' },
+  ESTATE_START_FAILED: { kind: 'unavailable', status: 503, summary: 'The reference estate did not become ready; the message names what was not ready and the end of its log.' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 /** A registered error code. */

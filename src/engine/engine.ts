@@ -3,6 +3,7 @@ import { DBOS } from '@dbos-inc/dbos-sdk';
 import { InputError, InterlockError, InternalError, type Issue } from '../core/errors.js';
 import { MissionRequestSchema, defaultStepId, stepIdempotencyKey, type Mission, type MissionDetail, type MissionRequest, type StepSpec } from '../core/missions/mission.js';
 import type { ApprovalRequirement, PolicyEvaluator } from '../core/policy/policy.js';
+import type { MissionEndSink } from '../core/tickets/ports.js';
 import type { ApprovalGate, AuditLog, EngineHealth, GuardStore, MissionFilter, MissionService, MissionStore, PlannedStep, WorkerRegistry } from '../core/ports.js';
 import type { KillSwitch } from '../core/guards/kill-switch.js';
 import { isKillSwitchScope } from '../core/guards/kill-switch.js';
@@ -66,6 +67,8 @@ export interface MissionEngineOptions {
   readonly guards: GuardStore;
   /** The audit log: what missions do is appended to it before it is done (fail closed). */
   readonly audit: AuditLog;
+  /** Where finished missions are recorded (the ticket of their incident); none: no tickets. */
+  readonly missionEnd?: MissionEndSink;
   readonly guardSettings: GuardSettings;
   readonly autonomy: AutonomySettings;
   /** Projects whose missions run in shadow mode. @default [] */
@@ -118,6 +121,9 @@ function registeredWorkflow(): (missionId: string) => Promise<unknown> {
   return registered;
 }
 
+/** How soon a mission created inside a mission's step is started, ms. */
+const DEFERRED_START_MS = 100;
+
 /**
  * Creates the mission engine on DBOS Transact. DBOS is process-global: one engine per process.
  * Missions are DBOS workflows with ID = mission ID, enqueued on {@link MISSION_QUEUE}.
@@ -130,6 +136,9 @@ export function createMissionEngine(options: MissionEngineOptions): MissionEngin
   let ready = false;
   let notReadyReason = 'not started';
   const workflow = registeredWorkflow();
+
+  /** Missions created inside a workflow step, to enqueue from outside it (see `create`). */
+  const deferredStarts = new Set<string>();
 
   async function enqueue(missionId: string): Promise<void> {
     await DBOS.startWorkflow(workflow, { workflowID: missionId, queueName: MISSION_QUEUE })(missionId);
@@ -226,7 +235,7 @@ export function createMissionEngine(options: MissionEngineOptions): MissionEngin
         defaultApproval: options.defaultApproval ?? { quorum: 1, groups: [], expiresInMs: options.approvalTimeoutMs },
         parkRecheckMs: options.parkRecheckMs ?? 5000,
         approvalTimeoutMs: options.approvalTimeoutMs, observer: options.observer ?? {}, now,
-        fenced: () => options.onFenced(), signal: stopping.signal, isTransient: options.isTransient,
+        fenced: () => options.onFenced(), signal: stopping.signal, isTransient: options.isTransient, missionEnd: options.missionEnd,
       });
       await workers.register({ id: options.workerId, host: options.hostname, pid: options.pid, version: options.version, startedAt: now() }, now());
       DBOS.setConfig({
@@ -258,6 +267,12 @@ export function createMissionEngine(options: MissionEngineOptions): MissionEngin
         if (now() - healthySince >= options.leaseMs) await takeOver();
       });
       every(options.reconcileIntervalMs, 'reconcile', reconcile);
+      every(DEFERRED_START_MS, 'deferred start', async () => {
+        for (const id of [...deferredStarts]) {
+          await enqueue(id);
+          deferredStarts.delete(id);
+        }
+      });
       ready = true;
       logger.info({ workerId: options.workerId, workflowVersion: options.workflowVersion }, 'mission engine started');
     },
@@ -294,8 +309,14 @@ export function createMissionEngine(options: MissionEngineOptions): MissionEngin
       const { mission, created } = await store.createMission({
         id, request, steps, risk, workflowVersion: options.workflowVersion, at, reason: `requested by ${request.requester}: ${request.title}`,
       });
-      // Idempotent in DBOS: enqueuing the same workflow ID twice returns the existing workflow.
-      if (mission.outcome === null) await enqueue(mission.id);
+      // Idempotent in DBOS: enqueuing the same workflow ID twice returns the existing workflow. A
+      // mission requested from inside a mission's step (runbooks.dispatch) is started just after,
+      // outside it: DBOS does not start workflows from steps. Lost in a crash, it is found by the
+      // reconciler like any mission stored without its workflow.
+      if (mission.outcome === null) {
+        if (DBOS.isWithinWorkflow()) deferredStarts.add(mission.id);
+        else await enqueue(mission.id);
+      }
       return { mission: await getDetail(mission.id), created };
     },
 

@@ -7,6 +7,7 @@ import type { Outcome, Stage } from '../core/missions/stages.js';
 import type { ApprovalRequirement, PolicyEvaluator } from '../core/policy/policy.js';
 import type { AuditEntryKind } from '../core/audit/entry.js';
 import type { ApprovalGate, AuditLog, GuardStore, MissionPatch, MissionStore, WorkerRegistry } from '../core/ports.js';
+import type { MissionEndSink } from '../core/tickets/ports.js';
 import type { Decision } from '../core/review/decision.js';
 import type { ToolCatalog } from '../core/tools/catalog.js';
 import { DEFAULT_RETRY, isWrite, type AnyToolContract, type VerificationCheck } from '../core/tools/tool.js';
@@ -74,6 +75,8 @@ export interface WorkflowRuntime {
   readonly isTransient: (error: unknown) => boolean;
   /** The audit log; every stage, decision, approval, tool call and result is appended to it. */
   readonly audit: AuditLog;
+  /** Where a finished mission is recorded: its incident's ticket (close | escalate, DESIGN.md). */
+  readonly missionEnd?: MissionEndSink | undefined;
 }
 
 /** Thrown when the audit log cannot record what a mission is about to do: the mission waits (fails closed). */
@@ -581,6 +584,15 @@ class MissionRun {
       ? { kind: 'mission.escalated' as const, data: { outcome, reason, stepId: escalation?.stepId ?? null, evidence: escalation?.evidence ?? {} } }
       : { kind: 'mission.closed' as const, data: { outcome, reason, ...who } };
     await this.#transition(stage, reason, { outcome, waitingFor: null, ...(escalation === undefined ? {} : { escalation }) }, closing);
+    // The ticket of its incident records how it ended (idempotent per mission: a replay changes nothing).
+    const sink = this.#rt.missionEnd;
+    if (sink !== undefined) {
+      await DBOS.runStep(async () => {
+        const detail = await this.#rt.store.getMissionDetail(this.#id);
+        if (detail === undefined) throw new InternalError(`Mission ${this.#id} has no record to put on a ticket.`);
+        return sink.missionEnded(detail);
+      }, { name: 'ticket', ...storeRetry(this.#rt) });
+    }
     this.#rt.observer.missionFinished?.(this.#id, outcome);
     return { outcome, stage };
   }

@@ -7,41 +7,9 @@
  */
 import type { ApprovalView, IncidentView, InterlockApi } from '../cli/deps.js';
 import type { MissionDetail } from '../core/missions/mission.js';
+import type { FaultTimeline } from './fault-timeline.js';
 
-/** The times of one fault's way through the loop, ms since the epoch (null: did not happen). */
-export interface FaultTimeline {
-  readonly fault: string;
-  readonly service: string;
-  readonly injectedAt: number;
-  readonly incidentId: string | null;
-  /** When the first signal of the incident was received (the alert reached Interlock). */
-  readonly detectedAt: number | null;
-  readonly diagnosisMissionId: string | null;
-  /** When `diagnosis.run` finished. */
-  readonly diagnosedAt: number | null;
-  readonly hypothesis: { readonly kind: string; readonly service: string | null; readonly confidence: number } | null;
-  /** `name@version` of the runbook, or null when none ran. */
-  readonly runbook: string | null;
-  readonly remediationMissionId: string | null;
-  /** The review decision's effect and the rules behind it, e.g. `require_approval (rollbacks/critical-rollback)`. */
-  readonly decision: string | null;
-  /** When review let the plan execute (after the approval, when one was needed). */
-  readonly decidedAt: number | null;
-  /** `not required`, `approved by <name>`, `rejected by <name>`, or `-`. */
-  readonly approval: string;
-  /** The plan's tool calls in a line, e.g. `releases.rollback {"service":"checkout"}`. */
-  readonly action: string | null;
-  /** When the last plan step finished. */
-  readonly actedAt: number | null;
-  /** When the mission closed after verification passed; null unless resolved. */
-  readonly verifiedAt: number | null;
-  /** `resolved`, `escalated`, `denied`, ... of the remediation mission, or of the diagnosis mission when no remediation started. */
-  readonly outcome: string;
-  /** Why it escalated, when it did. */
-  readonly reason: string | null;
-  /** Injection to verified recovery, ms; null when not resolved. */
-  readonly mttrMs: number | null;
-}
+export type { FaultTimeline } from './fault-timeline.js';
 
 /** Options of {@link followFault}. */
 export interface FollowFaultOptions {
@@ -50,6 +18,8 @@ export interface FollowFaultOptions {
   readonly fault: string;
   /** The service whose incident to follow. */
   readonly service: string;
+  /** Only an incident with an alert of this name (the fault's own alert rule). @default any alert of the service */
+  readonly alert?: string;
   /** When the fault was injected, ms since the epoch; only incidents opened after it count. */
   readonly injectedAt: number;
   /**
@@ -69,6 +39,13 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** The first `n` hypotheses of a diagnosis step, as `kind service 0.82`. */
+function rankedHypotheses(step: MissionDetail['steps'][number] | undefined, n: number): string {
+  const list = (step?.result as { hypotheses?: Array<{ kind?: unknown; service?: unknown; confidence?: unknown }> } | null | undefined)?.hypotheses;
+  if (!Array.isArray(list)) return '';
+  return list.slice(0, n).map((h) => `${String(h.kind)} ${typeof h.service === 'string' ? h.service : '-'} ${typeof h.confidence === 'number' ? h.confidence.toFixed(2) : '?'}`).join('; ');
 }
 
 function topHypothesis(step: MissionDetail['steps'][number] | undefined): FaultTimeline['hypothesis'] {
@@ -100,7 +77,7 @@ export async function followFault(options: FollowFaultOptions): Promise<FaultTim
   while (incident === undefined) {
     if (Date.now() > deadline) return timedOut('before any alert of the service opened an incident');
     const { incidents } = await api.listIncidents({ limit: 50 });
-    incident = incidents.find((candidate) => candidate.openedAt >= injectedAt - 1000 && candidate.alerts.some((alert) => alert.labels.service === service));
+    incident = incidents.find((candidate) => candidate.openedAt >= injectedAt - 1000 && candidate.alerts.some((alert) => alert.labels.service === service && (options.alert === undefined || alert.name === options.alert)));
     if (incident === undefined) await sleep(poll);
   }
   const { signals } = await api.getIncident(incident.id);
@@ -126,7 +103,7 @@ export async function followFault(options: FollowFaultOptions): Promise<FaultTim
   const hypothesis = topHypothesis(diagnose);
   timeline = { ...timeline, diagnosedAt: diagnose?.finishedAt ?? null, hypothesis };
   if (diagnose?.finishedAt !== null && diagnose?.finishedAt !== undefined) {
-    say(`  ${since(diagnose.finishedAt)}  diagnosis: ${hypothesis === null ? 'no hypothesis' : `${hypothesis.kind} in ${hypothesis.service ?? '?'} (confidence ${hypothesis.confidence.toFixed(2)})`}`);
+    say(`  ${since(diagnose.finishedAt)}  diagnosis: ${hypothesis === null ? 'no hypothesis' : `${hypothesis.kind} in ${hypothesis.service ?? '?'} (confidence ${hypothesis.confidence.toFixed(2)})`}; ranked: ${rankedHypotheses(diagnose, 3)}`);
   }
   const dispatch = diagnosis.steps.find((step) => step.tool === 'runbooks.dispatch');
   const dispatched = dispatch?.result as { missionId?: unknown; runbook?: { name?: unknown; version?: unknown } } | null | undefined;
@@ -153,7 +130,8 @@ export async function followFault(options: FollowFaultOptions): Promise<FaultTim
     for (const step of mission.steps) {
       if (step.finishedAt === null || reported.has(step.stepId)) continue;
       reported.add(step.stepId);
-      say(`  ${since(step.finishedAt)}    ${step.phase === 'verification' ? 'verification' : 'step'} ${step.stepId} ${step.tool}: ${step.status}${step.phase === 'verification' ? ` (${String((step.result as { observed?: unknown } | null)?.observed ?? '')})` : ''}`);
+      const observed = (step.result as { observed?: unknown } | null)?.observed;
+      say(`  ${since(step.finishedAt)}    ${step.phase === 'verification' ? 'verification' : 'step'} ${step.stepId} ${step.tool}: ${step.status}${typeof observed === 'string' ? ` (${observed})` : ''}`);
     }
     if (mission.outcome !== null) break;
     if (Date.now() > deadline) return timedOut(`in the remediation mission (stage ${mission.stage})`);
@@ -188,3 +166,12 @@ export async function followFault(options: FollowFaultOptions): Promise<FaultTim
   say(`  ${result.outcome}${result.mttrMs === null ? '' : `: recovered ${seconds(result.mttrMs)} after the injection`}${result.reason === null ? '' : ` (${result.reason})`}`);
   return result;
 }
+
+/** What each fault of the estate should lead to: the service and alert that detect it, the diagnosis, the runbook. */
+export const FAULT_EXPECTATIONS = {
+  'bad-release': { service: 'checkout', alert: 'HighHttpErrorRate', hypothesis: 'bad_deploy', runbook: 'rollback-on-error-spike' },
+  'memory-leak': { service: 'catalog', alert: 'HeapGrowing', hypothesis: 'memory_leak', runbook: 'restart-on-memory-leak' },
+  'pool-exhaustion': { service: 'payments', alert: 'DbPoolExhausted', hypothesis: 'pool_exhaustion', runbook: 'raise-pool-on-exhaustion' },
+  'canary-regression': { service: 'checkout', alert: 'HighLatencyP99', hypothesis: 'canary_regression', runbook: 'shift-canary-traffic-back' },
+  'load-surge': { service: 'catalog', alert: 'LoadNearCapacity', hypothesis: 'load_surge', runbook: 'scale-out-on-load-surge' },
+} as const satisfies Record<string, { service: string; alert: string; hypothesis: string; runbook: string }>;

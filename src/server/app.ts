@@ -16,6 +16,7 @@ import { governanceRoutes, type GovernanceRoutesOptions } from './routes/governa
 import { approvalRoutes } from './routes/approvals.js';
 import { auditRoutes, type AuditRoutesService } from './routes/audit.js';
 import { signalRoutes, type SignalRoutesOptions } from './routes/signals.js';
+import { ticketRoutes, type TicketReader } from './routes/tickets.js';
 import { missionRoutes } from './routes/missions.js';
 import { missionReportRoutes } from './routes/report.js';
 import { operationsRoutes, type Readiness } from './routes/operations.js';
@@ -72,6 +73,8 @@ export interface AppDeps {
   readonly audit: AuditRoutesService;
   /** Signal intake and incidents (`/v1/signals/:source`, `/v1/incidents`); absent, they are not served. */
   readonly signals?: Omit<SignalRoutesOptions, 'authenticator'>;
+  /** Tickets (`/v1/tickets`, `/v1/incidents/:id/ticket`); absent, they are not served. */
+  readonly tickets?: TicketReader;
   /** The tools `GET /v1/tools` describes. */
   readonly catalog: ToolCatalog;
   /** Where HTTP request durations go; `/metrics` renders its registry. */
@@ -89,7 +92,7 @@ export interface AppDeps {
 /**
  * Builds the HTTP API as a Fastify instance, ready to `listen` or to test with `app.inject`:
  * `/v1/missions` (create, list, get, cancel, report), `/v1/approvals` (list, show, approve, deny),
- * `/v1/tools`, `/v1/audit` (entries, checkpoints, proofs), kill switches and policy reload, `/healthz`, `/readyz`, `/metrics`, and the OpenAPI 3.1 document at `/openapi.json`.
+ * `/v1/tools`, `/v1/audit` (entries, checkpoints, proofs), `/v1/tickets` (when given), kill switches and policy reload, `/healthz`, `/readyz`, `/metrics`, and the OpenAPI 3.1 document at `/openapi.json`.
  * Every request but the last four must carry `Authorization: Bearer il_...` (401 otherwise) and each
  * route checks its permission in the project it touches (403; see `auth.ts`). Requests and responses are validated with Zod; every
  * error answers `{ error: { code, message, details } }` (see `src/server/errors.ts`). Only JSON
@@ -124,6 +127,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         { name: 'approvals', description: 'Approval requests bound to the SHA-256 of their exact actions: M-of-N quorum, single use, expiry.' },
         { name: 'tools', description: 'The tool catalog: narrow verbs with contracts.' },
         { name: 'signals', description: 'Signal intake (Alertmanager, CloudEvents, mapped JSON) and the incidents signals are grouped into.' },
+        { name: 'tickets', description: 'Built-in tickets: per incident, the diagnosis, the actions, the outcome and why, with their webhook notifications.' },
         { name: 'audit', description: 'The tamper-evident audit log: entries, signed checkpoints (C2SP), inclusion and consistency proofs (RFC 9162).' },
         { name: 'operations', description: 'Liveness, readiness and metrics.' },
       ],
@@ -146,6 +150,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await api.register(governanceRoutes, { prefix: '/v1', ...deps.governance });
   await api.register(auditRoutes, { prefix: '/v1', audit: deps.audit });
   if (deps.signals !== undefined) await api.register(signalRoutes, { prefix: '/v1', ...deps.signals, authenticator: deps.authenticator });
+  if (deps.tickets !== undefined) await api.register(ticketRoutes, { prefix: '/v1', tickets: deps.tickets });
   await api.register(operationsRoutes, { version: deps.version, ready: () => deps.ready(), metrics: deps.metrics });
   api.get('/openapi.json', { schema: { hide: true, security: [] } }, () => app.swagger());
 

@@ -10,6 +10,10 @@ import { PgAuditExportCursors } from '../store/audit-export-cursors.js';
 import { PgAuditLog } from '../store/audit-log.js';
 import type { Database } from '../store/schema.js';
 import { createCloudEventsSink, createJsonlSink, type AuditSink, type AuditSinkFailure } from './audit-sinks.js';
+import { retryDelayMs } from './http-delivery.js';
+
+// The backoff lives with the shared HTTP delivery; kept exported here for the exporter's callers.
+export { retryDelayMs };
 
 /** What the exporter logs: failed attempts (warn, or error when `persistent`) and gaps in a file (warn). */
 export interface AuditExportLogger {
@@ -75,16 +79,6 @@ type Attempt =
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-/**
- * The delay before retry number `failures` (1, 2, ...), ms: `base = min(maxMs, initialMs × 2^(failures − 1))`,
- * then a uniformly random point of [base / 2, base] ("equal jitter"), so workers retrying the same
- * receiver spread out.
- */
-export function retryDelayMs(failures: number, retry: { readonly initialMs: number; readonly maxMs: number }, random: () => number = Math.random): number {
-  const base = Math.min(retry.maxMs, retry.initialMs * 2 ** Math.max(0, failures - 1));
-  return Math.round(base / 2 + (random() * base) / 2);
 }
 
 /**

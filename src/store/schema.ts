@@ -307,6 +307,52 @@ export interface SignalsTable {
   events: string[];
 }
 
+/** `interlock.tickets`: one ticket per incident (or per mission tied to no incident), the folded `Ticket` as JSON. */
+export interface TicketsTable {
+  /** `INC-<number>`. */
+  id: string;
+  /** From the sequence `interlock.ticket_numbers`. */
+  number: number;
+  /** `incident:<uuid>` or `mission:<uuid>`: what the ticket is about, unique. */
+  ticket_key: string;
+  incident_id: string | null;
+  project: string;
+  status: 'open' | 'resolved' | 'escalated';
+  title: string;
+  ticket: ColumnType<unknown, string, string>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+/** `interlock.ticket_missions`: each mission recorded on a ticket, once. */
+export interface TicketMissionsTable {
+  mission_id: string;
+  ticket_id: string;
+  recorded_at: Timestamp;
+}
+
+/** `interlock.notification_outbox`: one delivery of one notification to one target, and how it went. */
+export interface NotificationOutboxTable {
+  /** The delivery ID, sent as `X-Interlock-Delivery`. */
+  id: string;
+  /** The configured target (webhook) name. */
+  target: string;
+  event: string;
+  /** Unique per target: the same notification is queued once. */
+  dedupe_key: string;
+  ticket_id: string | null;
+  mission_id: string | null;
+  /** The exact body to send. */
+  body: string;
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: ColumnType<number, number | undefined, number>;
+  created_at: Timestamp;
+  next_attempt_at: Timestamp;
+  delivered_at: NullableTimestamp;
+  last_error: string | null;
+  last_status: number | null;
+}
+
 /**
  * The Kysely database type of Interlock's tables, for `Kysely<Database>`. Keys are qualified with
  * {@link SCHEMA}: `db.selectFrom('interlock.missions')`.
@@ -330,6 +376,9 @@ export interface Database {
   'interlock.signal_intakes': SignalIntakesTable;
   'interlock.incidents': IncidentsTable;
   'interlock.signals': SignalsTable;
+  'interlock.tickets': TicketsTable;
+  'interlock.ticket_missions': TicketMissionsTable;
+  'interlock.notification_outbox': NotificationOutboxTable;
 }
 
 /** A `missions` row as selected. */

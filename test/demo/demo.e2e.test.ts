@@ -1,4 +1,4 @@
-// The README's main command: `interlock demo` runs the governed loop end to end with embedded
+// `interlock demo --files`: the governed loop end to end on a directory of files, with embedded
 // PostgreSQL (as a new user would, from the built CLI) and every mission ends as expected.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -20,7 +20,7 @@ describe('interlock demo', () => {
     expect(existsSync(join(ROOT, 'dist/cli/main.js')), 'run `npm run build` first').toBe(true);
     dir = await mkdtemp(join(tmpdir(), 'interlock-demo-'));
     await chmod(dir, 0o755);
-    const run = spawnSync(process.execPath, [join(ROOT, 'bin/interlock.js'), 'demo', '--json'], {
+    const run = spawnSync(process.execPath, [join(ROOT, 'bin/interlock.js'), 'demo', '--files', '--json'], {
       cwd: dir, env: { ...process.env, DATABASE_URL: '', INTERLOCK_DATA_DIR: join(dir, '.interlock') }, encoding: 'utf8', timeout: 120_000,
     });
     expect(run.status, run.stderr).toBe(0);

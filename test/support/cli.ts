@@ -28,7 +28,7 @@ export async function runCliInProcess(args: readonly string[], options: InProces
     io: { out: (text) => stdout.push(text), err: (text) => stderr.push(text) },
     env: options.env ?? {},
     cwd: options.cwd,
-    deps: { serve: notUsed, migrate: notUsed, doctor: notUsed, demo: notUsed, openIdentity: notUsed, createApiClient, ...options.deps },
+    deps: { serve: notUsed, migrate: notUsed, doctor: notUsed, demo: notUsed, estateDemo: notUsed, openIdentity: notUsed, createApiClient, ...options.deps },
     debug: false,
     now: () => Date.now(),
     ...(options.token === undefined ? {} : { apiToken: options.token }),

@@ -82,7 +82,7 @@ async function cli(args: string[], env: Record<string, string> = {}) {
     io: { out: (text) => stdout.push(text), err: (text) => stderr.push(text) },
     env,
     cwd: tmpdir(),
-    deps: { serve: notCalled, migrate: notCalled, doctor: notCalled, demo: notCalled, openIdentity: notCalled, createApiClient },
+    deps: { serve: notCalled, migrate: notCalled, doctor: notCalled, demo: notCalled, estateDemo: notCalled, openIdentity: notCalled, createApiClient },
     debug: false,
     now: () => NOW,
   };

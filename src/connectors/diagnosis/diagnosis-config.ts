@@ -8,6 +8,7 @@ import { SERIES_ROLES } from '../../core/diagnosis/evidence.js';
 export const DiagnosisConfigSchema = z.object({
   windowBeforeMs: z.int().min(60_000).max(7 * 24 * 3_600_000).default(3_600_000).describe('The evidence window starts this long before the onset, ms.'),
   stepSeconds: z.int().min(1).max(3600).default(15).describe('Resolution of the metric range queries, seconds.'),
+  settleMs: z.int().min(0).max(300_000).default(0).describe('Wait this long after an incident opens before querying its evidence, ms, so the evidence covers the fault after the alert (which fires after its `for` duration); 0: at once.'),
   queries: z.array(z.object({
     role: z.enum(SERIES_ROLES).describe('What the series measures (error_rate, heap_bytes, pool_active, ...).'),
     query: z.string().min(1).max(4096).describe('PromQL; $service is replaced by each suspected service.'),

@@ -186,6 +186,38 @@ export function buildEvidenceBundle(args: DiagnosisRunArgs, signals: readonly (S
   };
 }
 
+/** Longest a `diagnosis.wait` may wait, ms (the most `diagnosis.settleMs` allows). */
+const MAX_WAIT_MS = 300_000;
+
+const WaitInput = z.object({ until: z.int().describe('Wait until this time, ms since the epoch (at most 5 minutes ahead).') }).strict();
+
+/**
+ * `diagnosis.wait` (risk `read`): the first context step of a diagnosis mission with
+ * `diagnosis.settleMs`, so the evidence queried after it covers the fault after the alert. Waits until
+ * `until` (an absolute time, so a retry after a crash waits only what is left), at most 5 minutes;
+ * answers at once when the time has passed. Aborts with the step.
+ */
+export function createDiagnosisWaitTool(now: () => number = Date.now): ToolContract<z.output<typeof WaitInput>, { waitedMs: number }> {
+  return {
+    name: 'diagnosis.wait',
+    description: 'Waits until a time (at most 5 minutes ahead) so that evidence queried next covers the incident after its alert.',
+    input: WaitInput,
+    output: z.object({ waitedMs: z.int().min(0) }),
+    risk: 'read',
+    idempotent: true,
+    timeoutMs: MAX_WAIT_MS + 10_000,
+    permission: 'diagnosis:run',
+    async execute(args, context) {
+      const ms = Math.min(MAX_WAIT_MS, Math.max(0, args.until - now()));
+      if (ms > 0) await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(resolve, ms);
+        context.signal.addEventListener('abort', () => { clearTimeout(timer); reject(context.signal.reason as Error); }, { once: true });
+      });
+      return { waitedMs: ms };
+    },
+  };
+}
+
 /**
  * The diagnosis connector: `diagnosis.run` (risk `read`), the last step of an incident's diagnosis
  * mission. It reads the incident's signals and the results of the mission's context steps (the

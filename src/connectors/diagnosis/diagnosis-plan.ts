@@ -22,6 +22,8 @@ export interface DiagnosisPlanSettings {
   readonly windowBeforeMs: number;
   /** Resolution of range queries, seconds. */
   readonly stepSeconds: number;
+  /** Wait this long before querying the evidence (a `diagnosis.wait` step), ms; the window ends then. */
+  readonly settleMs?: number | undefined;
   readonly queries: readonly DiagnosisQuery[];
   /** Canary vs baseline latency histograms (`$service` and `$range` replaced), when set. */
   readonly latency?: { readonly query: string; readonly groupLabel: string; readonly canaryMatch: string; readonly unitSeconds: boolean } | undefined;
@@ -74,14 +76,18 @@ export function planIncidentDiagnosis(input: {
   readonly hasTool: (name: string) => boolean;
   readonly now: number;
 }): { readonly context: StepSpec[]; readonly run: DiagnosisRunArgs } {
-  const { incident, settings, now } = input;
-  const starts = input.signals.map((signal) => signal.startsAt).filter((at) => Number.isFinite(at) && at <= now);
+  const { incident, settings } = input;
+  // With a settle time the evidence is queried, and its window ends, that much later.
+  const settleMs = settings.settleMs ?? 0;
+  const now = input.now + (settleMs > 0 && input.hasTool('diagnosis.wait') ? settleMs : 0);
+  const starts = input.signals.map((signal) => signal.startsAt).filter((at) => Number.isFinite(at) && at <= input.now);
   const onsetMs = starts.length > 0 ? Math.min(...starts) : incident.openedAt;
   const windowStartMs = onsetMs - settings.windowBeforeMs;
   const windowEndMs = Math.max(now, onsetMs + 1);
   const services = [...new Set(incident.alerts.map((alert) => alert.labels.service).filter((service): service is string => service !== undefined && service !== ''))].sort();
   const context: StepSpec[] = [];
   const evidence: EvidenceStep[] = [];
+  if (now > input.now) context.push({ id: 'settle', tool: 'diagnosis.wait', args: { until: now } });
   const since = new Date(windowStartMs).toISOString();
   const until = new Date(windowEndMs).toISOString();
   if (settings.changes && input.hasTool('changes.list')) {

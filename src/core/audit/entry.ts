@@ -12,7 +12,8 @@ export const AUDIT_ENTRY_SCHEMA_VERSION = 1;
 /**
  * What the loop records, one kind per event: signal intake, evidence, model input and output, the
  * plan, policy decisions, approvals, tool calls and results, compensation, verification, escalation,
- * closing, stage transitions, and changes to kill switches, policy and configuration.
+ * closing, stage transitions, changes to kill switches, policy and configuration, and the ticket a
+ * finished mission opened or updated.
  */
 export const AUDIT_ENTRY_KINDS = [
   'signal.received',
@@ -35,6 +36,8 @@ export const AUDIT_ENTRY_KINDS = [
   'kill_switch.changed',
   'policy.changed',
   'config.changed',
+  'ticket.opened',
+  'ticket.updated',
 ] as const;
 
 /** See {@link AUDIT_ENTRY_KINDS}. */

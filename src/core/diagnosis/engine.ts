@@ -8,7 +8,9 @@
  * 1. The bundle is validated (`EvidenceBundleSchema`); items are put in evidence-ID order.
  * 2. The onset: the bundle's, else the earliest `startsAt` of its signals within the window, else a
  *    change point found by BARO's multivariate BOCPD (`change-point.ts`) over at most 12 series of
- *    the golden signals, bucketed to at most 200 rows; else none.
+ *    the golden signals, bucketed to at most 200 rows; else none. An onset from the bundle or the
+ *    signals followed by fewer than 3 golden-signal samples (an alert diagnosed as soon as it fires,
+ *    after its `for` duration) gives way to a change point found before it.
  * 3. Each series is cleaned (finite values within the window, ascending unique times) and scored
  *    by the streaming anomaly detector (`anomaly.ts`), warm-up 75 % of its baseline points (30..300);
  *    the highest score from the onset on is kept.
@@ -169,6 +171,12 @@ function anomalyOf(times: Float64Array, values: Float64Array, split: number): { 
   return { score: round4(best.score), atMs: best.atMs };
 }
 
+/**
+ * Fewest samples of a golden-signal series after an onset from the bundle or the signals for the
+ * engine to keep it; with fewer, the onset is looked for by change-point detection before it.
+ */
+const MIN_POINTS_AFTER_ONSET = 3;
+
 /** Most series and rows handed to the change-point detection when the onset must be found. */
 const ONSET_MAX_SERIES = 12;
 const ONSET_MAX_ROWS = 200;
@@ -226,6 +234,17 @@ export function diagnose(input: EvidenceBundle, options: DiagnosisOptions = {}):
     } else {
       const found = changePointOnset(cleaned.map(({ one, times, values }) => ({ id: one.evidence.id, role: one.role, times, values })), window);
       if (found !== null) onset = { ms: found.ms, source: 'change_point', evidence: found.evidence };
+    }
+  }
+  // An alert fires after its `for` duration and the evaluation lag, so an incident diagnosed as soon as
+  // it opens has next to no evidence after the alert's start. When fewer than MIN_POINTS_AFTER_ONSET
+  // samples of the golden signals follow it, the change the alert reacts to is looked for before it.
+  if (onset.ms !== null && onset.source !== 'change_point') {
+    const golden = new Set<SeriesRole>(Object.values(GOLDEN_SIGNALS).flat());
+    const after = Math.max(0, ...cleaned.filter(({ one }) => golden.has(one.role)).map(({ times }) => times.length - lowerBound(times, onset.ms as number)));
+    if (after < MIN_POINTS_AFTER_ONSET) {
+      const found = changePointOnset(cleaned.map(({ one, times, values }) => ({ id: one.evidence.id, role: one.role, times, values })), window);
+      if (found !== null && found.ms < onset.ms) onset = { ms: found.ms, source: 'change_point', evidence: [...onset.evidence, ...found.evidence] };
     }
   }
   const onsetMs = onset.ms;

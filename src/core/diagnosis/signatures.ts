@@ -327,6 +327,12 @@ export function memoryLeakSignature(context: DiagnosisContext): SignatureResult 
           facts.push(fact(`the request rate of ${service} rose ${pct(rateRise)} while its memory rose ${pct(memoryRise)} (incident over baseline median): the growth may follow load`, [rate.id, one.id], { requestRateRise: rateRise, memoryRise }));
         }
       } else missing.push(`no request_rate series for ${service}: growth that follows load cannot be told apart from a leak`);
+      // Requests waiting for a database connection hold their memory: a saturated pool explains growth.
+      const pool = poolUtilisationAfterOnset(context, service);
+      if (pool !== null && pool.utilisation >= 0.95) {
+        trendComponent *= 0.5;
+        facts.push(fact(`connections in use by ${service}: p90 ${pct(pool.utilisation)} of its pool after the onset: requests queued for a connection may explain the growth`, pool.evidence, { poolUtilisationAfterP90: pool.utilisation }));
+      }
       if (heap.length === 0) {
         assumptions.push(`${service} has no heap series, so its process memory stands in for the heap`);
         missing.push(`no heap_bytes series for ${service}`);
@@ -517,6 +523,24 @@ export function badDeploySignature(context: DiagnosisContext): SignatureResult {
 
 // ---------------------------------------------------------------------------------------------
 // Connection-pool exhaustion
+
+/**
+ * The p90 of a service's connections in use after the onset over its pool size (the median of its
+ * `pool_max` series), with the series it read; null without both series or points after the onset.
+ */
+export function poolUtilisationAfterOnset(context: DiagnosisContext, service: string): { utilisation: number; evidence: string[] } | null {
+  const max = seriesOf(context, service, ['pool_max']);
+  const sizes = max.map((one) => quantileOf(one.values, 0.5)).filter((value) => value > 0);
+  if (sizes.length === 0) return null;
+  const poolMax = Math.max(...sizes);
+  let best: { utilisation: number; evidence: string[] } | null = null;
+  for (const one of seriesOf(context, service, ['pool_active'])) {
+    if (one.values.length - one.split < 2) continue;
+    const utilisation = quantileOf(one.values, 0.9, one.split, one.values.length) / poolMax;
+    if (best === null || utilisation > best.utilisation) best = { utilisation, evidence: [one.id, ...max.map((m) => m.id)] };
+  }
+  return best;
+}
 
 /** Lines that say a connection pool is out of connections (HikariCP, pgx, SQLAlchemy, node-postgres, PostgreSQL itself). */
 export const POOL_PATTERN =

@@ -6,10 +6,10 @@ const principal = (kind: Principal['kind'], roles: Principal['roles'], name = 'p
 
 describe('authorize', () => {
   it.each([
-    ['viewer', ['missions:read', 'approvals:read']],
-    ['operator', ['missions:read', 'missions:write', 'approvals:read', 'signals:write']],
-    ['approver', ['missions:read', 'approvals:read', 'approvals:decide']],
-    ['auditor', ['missions:read', 'approvals:read', 'audit:read']],
+    ['viewer', ['missions:read', 'approvals:read', 'tickets:read']],
+    ['operator', ['missions:read', 'missions:write', 'approvals:read', 'signals:write', 'tickets:read']],
+    ['approver', ['missions:read', 'approvals:read', 'approvals:decide', 'tickets:read']],
+    ['auditor', ['missions:read', 'approvals:read', 'audit:read', 'tickets:read']],
     ['sender', ['signals:write']],
     ['admin', [...PERMISSIONS]],
   ] as const)('a human %s holds exactly %j in its project', (role, granted) => {

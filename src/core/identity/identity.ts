@@ -27,20 +27,21 @@ export const ALL_PROJECTS = '*';
  * What a principal may ask for: `missions:read` (list and show missions), `missions:write` (create,
  * cancel), `approvals:read` (list and show approval requests), `approvals:decide` (vote),
  * `audit:read` (query the audit log, its checkpoints and proofs; always checked against `*`, since
- * the log spans projects), `signals:write` (send signals to a source of the project), `admin`
- * (tokens, kill switches, policy reload, checkpoints on demand).
+ * the log spans projects), `signals:write` (send signals to a source of the project), `tickets:read`
+ * (list and show tickets and their notifications), `admin` (tokens, kill switches, policy reload,
+ * checkpoints on demand).
  */
-export const PERMISSIONS = ['missions:read', 'missions:write', 'approvals:read', 'approvals:decide', 'audit:read', 'signals:write', 'admin'] as const;
+export const PERMISSIONS = ['missions:read', 'missions:write', 'approvals:read', 'approvals:decide', 'audit:read', 'signals:write', 'tickets:read', 'admin'] as const;
 
 /** One permission; see {@link PERMISSIONS}. */
 export type Permission = (typeof PERMISSIONS)[number];
 
 /** The permissions each role grants. */
 export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
-  viewer: ['missions:read', 'approvals:read'],
-  operator: ['missions:read', 'missions:write', 'approvals:read', 'signals:write'],
-  approver: ['missions:read', 'approvals:read', 'approvals:decide'],
-  auditor: ['missions:read', 'approvals:read', 'audit:read'],
+  viewer: ['missions:read', 'approvals:read', 'tickets:read'],
+  operator: ['missions:read', 'missions:write', 'approvals:read', 'signals:write', 'tickets:read'],
+  approver: ['missions:read', 'approvals:read', 'approvals:decide', 'tickets:read'],
+  auditor: ['missions:read', 'approvals:read', 'audit:read', 'tickets:read'],
   sender: ['signals:write'],
   admin: PERMISSIONS,
 };

@@ -5,6 +5,7 @@ import { migration0003Guards } from './0003-guards.js';
 import { migration0004Audit } from './0004-audit.js';
 import { migration0005AuditQueryExport } from './0005-audit-query-export.js';
 import { migration0006SignalsIncidents } from './0006-signals-incidents.js';
+import { migration0007Tickets } from './0007-tickets.js';
 
 /**
  * Every schema migration, by name, in the order they apply (names sort in that order). A static
@@ -18,4 +19,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0004-audit': migration0004Audit,
   '0005-audit-query-export': migration0005AuditQueryExport,
   '0006-signals-incidents': migration0006SignalsIncidents,
+  '0007-tickets': migration0007Tickets,
 };
