@@ -142,8 +142,9 @@ describe.skipIf(skip !== undefined)(`the closed loop on the reference estate${sk
 
   it('connection-pool exhaustion: the payments pool is raised within the cap and nothing waits any more', async () => {
     const timeline = await run('pool-exhaustion');
-    expect(timeline).toMatchObject({ hypothesis: { kind: 'pool_exhaustion', service: 'payments' }, outcome: 'resolved' });
-    expect(timeline.action).toContain('postgres.set_pool_size {"service":"payments","size":12}');
+    expect(timeline).toMatchObject({ hypothesis: { kind: 'pool_exhaustion', service: 'payments' }, approval: 'not required', outcome: 'resolved' });
+    const remediation = await api.get(timeline.remediationMissionId!);
+    expect(remediation.steps.filter((s) => s.phase === 'plan').map((s) => [s.tool, s.args])).toEqual([['postgres.set_pool_size', { service: 'payments', size: 12 }]]);
   }, 300_000);
 
   it('canary latency regression: checkout traffic goes back to the stable server and p99 is verified', async () => {
