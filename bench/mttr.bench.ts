@@ -3,7 +3,7 @@
 // the floor the set-up imposes, measured in the same run: the alert rule's `for` plus one scrape and
 // one evaluation interval (detection), the diagnosis settle time, and the runbook's verification
 // windows. Needs the estate's Debian packages; writes a section saying so when they are missing.
-import { readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import getPort from 'get-port';
@@ -79,6 +79,8 @@ async function run(progress: Progress): Promise<BenchmarkReport> {
   }
   const database = await createTestDatabase('bench_mttr');
   const dataDir = await mkdtemp(join(tmpdir(), 'interlock-mttr-'));
+  // The estate's PostgreSQL runs as user postgres when run as root: it must reach the directory.
+  await chmod(dataDir, 0o755);
   const dir = join(dataDir, 'estate');
   const forByAlert = await alertFor();
   const rows: Row[] = [];

@@ -15,6 +15,8 @@ export interface EstateDemoOptions {
   readonly faults?: readonly EstateFault[];
   /** Leave the estate running at the end (`interlock estate down` stops it). @default false */
   readonly keepEstate?: boolean;
+  /** Where to look for the estate's programs (a PATH). @default the usual system directories */
+  readonly searchPath?: string;
 }
 
 /** One row of the closing table: one fault, from injection to its outcome. */

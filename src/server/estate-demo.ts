@@ -74,7 +74,7 @@ export async function startEstateInterlock(options: {
 export async function runEstateDemo(options: EstateDemoOptions): Promise<EstateDemoReport> {
   const { out } = options;
   try {
-    findEstateBinaries();
+    findEstateBinaries(options.searchPath);
   } catch (error) {
     if (isInterlockError(error) && error.code === 'ESTATE_PREREQUISITE_MISSING') {
       out(error.message);
@@ -92,7 +92,7 @@ export async function runEstateDemo(options: EstateDemoOptions): Promise<EstateD
   // Alertmanager reads the file on each notification; the real token is written once Interlock runs.
   await writeFile(tokenFile, `${randomBytes(16).toString('hex')}\n`, { mode: 0o600 });
   out(`Starting the reference estate in ${dir} (PostgreSQL, Prometheus, Alertmanager, nginx, supervisord, 3 services, load) ...`);
-  const estate = await up({ dir, watchPid: process.pid, interlockUrl: `http://127.0.0.1:${port}`, tokenFile, onProgress: (line) => out(`  ${line}`) });
+  const estate = await up({ dir, watchPid: process.pid, interlockUrl: `http://127.0.0.1:${port}`, tokenFile, onProgress: (line) => out(`  ${line}`), ...(options.searchPath === undefined ? {} : { searchPath: options.searchPath }) });
   if (estate.alreadyRunning) {
     out('  the estate was running already: healing it first');
     await heal(dir);

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresConnector, PostgresConfigSchema, withPostgresSecrets } from '../../src/connectors/postgres/index.js';
 import { InputError } from '../../src/core/errors.js';
 import { ToolCatalog } from '../../src/core/tools/catalog.js';
-import type { AnyToolContract, ToolContext, VerificationCheck } from '../../src/core/tools/tool.js';
+import { toolRunner } from '../support/connectors.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 
 const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -33,8 +33,7 @@ let dir: string;
 let metrics: Server;
 let stopPolling: () => void = () => undefined;
 const clients: pg.Client[] = [];
-let step = 0;
-const context = (): ToolContext => ({ idempotencyKey: `m:s${++step}`, missionId: 'm', stepId: `s${step}`, attempt: 1, signal: new AbortController().signal });
+const { context, call, verify } = toolRunner(() => catalog);
 
 /** A session of `applicationName` as `user` (the superuser `postgres` when unset) running `sql` (nothing when null). */
 interface OpenSession {
@@ -89,31 +88,6 @@ async function withAdmin(sql: string): Promise<void> {
     await admin.query(sql);
   } finally {
     await admin.end();
-  }
-}
-
-/** Runs `tool` with `args` (checked as a plan step is) and returns its result. */
-async function call(tool: string, args: Record<string, unknown>, key?: string): Promise<any> {
-  const checked = catalog.validateArgs(tool, args, 'steps.0');
-  if (!checked.ok) throw new Error(JSON.stringify(checked.issues));
-  const ctx = context();
-  return catalog.get(tool).execute(checked.args, key === undefined ? ctx : { ...ctx, idempotencyKey: key });
-}
-
-/** Runs a tool's verification as the engine does: every intervalMs until it has held for windowMs, failing at timeoutMs. */
-async function verify(tool: AnyToolContract, args: Record<string, unknown>, result: unknown): Promise<VerificationCheck> {
-  const probe = tool.verification!;
-  const deadline = Date.now() + (probe.timeoutMs ?? 60_000);
-  let since: number | undefined;
-  for (;;) {
-    const check = await probe.check({ tool: tool.name, args, idempotencyKey: 'm:v' }, result, new AbortController().signal);
-    if (!check.ok) since = undefined;
-    else {
-      since ??= Date.now();
-      if (Date.now() - since >= (probe.windowMs ?? 0)) return check;
-    }
-    if (Date.now() > deadline) return check;
-    await new Promise((resolve) => setTimeout(resolve, probe.intervalMs ?? 1000));
   }
 }
 

@@ -14,7 +14,7 @@ import { createReleasesConnector, ReleasesConfigSchema } from '../../src/connect
 import { withHttpSecrets } from '../../src/connectors/shared/http-config.js';
 import { ConnectorError } from '../../src/core/errors.js';
 import { ToolCatalog } from '../../src/core/tools/catalog.js';
-import type { AnyToolContract, ToolContext, VerificationCheck } from '../../src/core/tools/tool.js';
+import { toolRunner } from '../support/connectors.js';
 import { startSupervisord, supervisordSkipReason, type RunningSupervisord } from '../support/supervisord.js';
 
 const skip = supervisordSkipReason();
@@ -40,42 +40,7 @@ let deployLog: string;
 let supervisord: RunningSupervisord;
 let catalog: ToolCatalog;
 const ports: Record<string, number> = {};
-let step = 0;
-
-const context = (key?: string): ToolContext => {
-  step += 1;
-  return { idempotencyKey: key ?? `m:s${step}`, missionId: 'm', stepId: `s${step}`, attempt: 1, signal: new AbortController().signal };
-};
-
-/** Runs `tool` with `args` checked as a plan step is, with idempotency key `key` (a new one by default). */
-async function call(tool: string, args: Record<string, unknown>, key?: string): Promise<any> {
-  const checked = catalog.validateArgs(tool, args, 'steps.0');
-  if (!checked.ok) throw new Error(JSON.stringify(checked.issues));
-  return catalog.get(tool).execute(checked.args, context(key));
-}
-
-/** Runs a compensation as the engine does: the tool and arguments the contract names, unchecked. */
-async function compensate(tool: string, args: Record<string, unknown>, result: unknown): Promise<any> {
-  const compensation = catalog.get(tool).compensation!;
-  return catalog.get(compensation.tool).execute(compensation.args(args, result), context());
-}
-
-/** Runs a tool's verification as the engine does: every intervalMs until it has held for windowMs, failing at timeoutMs. */
-async function verify(tool: AnyToolContract, args: Record<string, unknown>, result: unknown): Promise<VerificationCheck> {
-  const probe = tool.verification!;
-  const deadline = Date.now() + (probe.timeoutMs ?? 60_000);
-  let since: number | undefined;
-  for (;;) {
-    const check = await probe.check({ tool: tool.name, args, idempotencyKey: 'm:v' }, result, new AbortController().signal);
-    if (!check.ok) since = undefined;
-    else {
-      since ??= Date.now();
-      if (Date.now() - since >= (probe.windowMs ?? 0)) return check;
-    }
-    if (Date.now() > deadline) return check;
-    await new Promise((resolve) => setTimeout(resolve, probe.intervalMs ?? 1000));
-  }
-}
+const { call, compensate, verify } = toolRunner(() => catalog);
 
 /** The version service `name` answers over HTTP, or the connection error code. */
 async function served(name: string): Promise<string> {

@@ -9,7 +9,7 @@ import type { SupervisorConfig } from '../../src/connectors/supervisor/index.js'
 import { withHttpSecrets } from '../../src/connectors/shared/http-config.js';
 import { ConnectorError } from '../../src/core/errors.js';
 import { ToolCatalog } from '../../src/core/tools/catalog.js';
-import type { AnyToolContract, ToolContext, VerificationCheck } from '../../src/core/tools/tool.js';
+import { toolRunner } from '../support/connectors.js';
 import { httpServerScript, nodeProgram, startSupervisord, supervisordSkipReason, type RunningSupervisord } from '../support/supervisord.js';
 
 const skip = supervisordSkipReason();
@@ -18,8 +18,7 @@ const VERIFY_WINDOW_MS = 1500;
 let supervisord: RunningSupervisord;
 let catalog: ToolCatalog;
 const ports: Record<string, number> = {};
-let step = 0;
-const context = (): ToolContext => ({ idempotencyKey: `m:s${++step}`, missionId: 'm', stepId: `s${step}`, attempt: 1, signal: new AbortController().signal });
+const { context, call, verify } = toolRunner(() => catalog);
 
 const connectorConfig = (password: string | undefined): SupervisorConfig => withHttpSecrets(SupervisorConfigSchema.parse({
   enabled: true,
@@ -34,31 +33,6 @@ const connectorConfig = (password: string | undefined): SupervisorConfig => with
     { name: 'api', group: 'apps', service: 'api' },
   ],
 }), { SUPERVISOR_PASSWORD: password });
-
-/** Runs `tool` with `args` (checked as a plan step is) and returns its result. */
-async function call(tool: string, args: Record<string, unknown>, key?: string): Promise<any> {
-  const checked = catalog.validateArgs(tool, args, 'steps.0');
-  if (!checked.ok) throw new Error(JSON.stringify(checked.issues));
-  const ctx = context();
-  return catalog.get(tool).execute(checked.args, key === undefined ? ctx : { ...ctx, idempotencyKey: key });
-}
-
-/** Runs a tool's verification as the engine does: every intervalMs until it has held for windowMs, failing at timeoutMs. */
-async function verify(tool: AnyToolContract, args: Record<string, unknown>, result: unknown): Promise<VerificationCheck> {
-  const probe = tool.verification!;
-  const deadline = Date.now() + (probe.timeoutMs ?? 60_000);
-  let since: number | undefined;
-  for (;;) {
-    const check = await probe.check({ tool: tool.name, args, idempotencyKey: 'm:v' }, result, new AbortController().signal);
-    if (!check.ok) since = undefined;
-    else {
-      since ??= Date.now();
-      if (Date.now() - since >= (probe.windowMs ?? 0)) return check;
-    }
-    if (Date.now() > deadline) return check;
-    await new Promise((resolve) => setTimeout(resolve, probe.intervalMs ?? 1000));
-  }
-}
 
 /** What the program's HTTP server answers (`ok <pid>`), or the connection error code. */
 async function answer(name: string): Promise<string> {

@@ -4,7 +4,7 @@
 // verification; a fix that does not work is compensated and escalated; the approval path is taken by
 // a second identity; a change freeze intercepts the write; and Interlock killed with SIGKILL in the
 // middle of a remediation finishes it after a restart without repeating its write.
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -90,6 +90,8 @@ describe.skipIf(skip !== undefined)(`the closed loop on the reference estate${sk
   beforeAll(async () => {
     database = await createTestDatabase('closed_loop');
     dataDir = await mkdtemp(join(tmpdir(), 'interlock-loop-'));
+    // The estate's PostgreSQL runs as user postgres when the tests run as root: it must reach the directory.
+    await chmod(dataDir, 0o755);
     estateDir = join(dataDir, 'estate');
     policyDir = join(dataDir, 'policies');
     await cp(ESTATE_POLICIES_DIR, policyDir, { recursive: true });

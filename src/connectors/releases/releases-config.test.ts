@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../config/load-config.js';
-import { ConfigError } from '../../core/errors.js';
+import { configIssuesOf } from '../../../test/support/connectors.js';
 import { ReleasesConfigSchema } from './releases-config.js';
 
 let dir: string;
@@ -16,17 +16,8 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** The issue paths of a configuration `loadConfig` refuses. */
-async function issuesOf(yaml: string): Promise<string[]> {
-  await writeFile(join(dir, 'interlock.yaml'), yaml);
-  try {
-    loadConfig({ env: {}, cwd: dir });
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).issues.map((issue) => `${issue.path}: ${issue.message}`).sort();
-  }
-  throw new Error('the configuration was accepted');
-}
+/** The issues, `<path>: <message>`, of a configuration `loadConfig` refuses. */
+const issuesOf = (yaml: string): Promise<string[]> => configIssuesOf(dir, yaml);
 
 describe('connectors.releases', () => {
   it('resolves root, deployLog and gitDir against the file, and reads the supervisord password from the variable named', async () => {

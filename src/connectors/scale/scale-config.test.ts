@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../config/load-config.js';
-import { ConfigError } from '../../core/errors.js';
+import { configIssuesOf } from '../../../test/support/connectors.js';
 
 let dir: string;
 
@@ -15,17 +15,8 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** The issue paths and messages of a configuration `loadConfig` refuses. */
-async function issuesOf(lines: string[]): Promise<string[]> {
-  await writeFile(join(dir, 'interlock.yaml'), `${lines.join('\n')}\n`);
-  try {
-    loadConfig({ env: {}, cwd: dir });
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).issues.map((issue) => `${issue.path}: ${issue.message}`).sort();
-  }
-  throw new Error('the configuration was accepted');
-}
+/** The issue paths and messages of a configuration, given by its `lines`, `loadConfig` refuses. */
+const issuesOf = (lines: string[]): Promise<string[]> => configIssuesOf(dir, `${lines.join('\n')}\n`);
 
 describe('connectors.scale', () => {
   it('resolves the nginx paths against the file, keeps the nginx defaults, and reads the supervisord password', async () => {
