@@ -77,21 +77,26 @@ export async function followFault(options: FollowFaultOptions): Promise<FaultTim
   while (incident === undefined) {
     if (Date.now() > deadline) return timedOut('before any alert of the service opened an incident');
     const { incidents } = await api.listIncidents({ limit: 50 });
-    incident = incidents.find((candidate) => candidate.openedAt >= injectedAt - 1000 && candidate.alerts.some((alert) => alert.labels.service === service && (options.alert === undefined || alert.name === options.alert)));
+    // Opened after the injection, or an earlier incident of the same alert that it reopened.
+    incident = incidents.find((candidate) => (candidate.openedAt >= injectedAt - 1000 || candidate.lastSignalAt >= injectedAt)
+      && candidate.alerts.some((alert) => alert.labels.service === service && (options.alert === undefined || alert.name === options.alert) && alert.lastSeenAt >= injectedAt - 1000));
     if (incident === undefined) await sleep(poll);
   }
   const { signals } = await api.getIncident(incident.id);
-  const detectedAt = Math.min(...signals.map((signal) => signal.receivedAt));
+  const detectedAt = Math.min(...signals.filter((signal) => signal.receivedAt >= injectedAt - 1000).map((signal) => signal.receivedAt));
   timeline = { ...timeline, incidentId: incident.id, detectedAt };
   say(`  ${since(detectedAt)}  alert ${incident.alerts.map((alert) => alert.name).join(', ')} received: incident ${incident.id.slice(0, 8)} opened`);
 
-  // 2. The diagnosis mission, started by the incident.
-  while (incident.missionId === null) {
-    if (Date.now() > deadline) return timedOut('before the incident started its diagnosis mission');
-    await sleep(poll);
-    incident = (await api.getIncident(incident.id)).incident;
+  // 2. The diagnosis mission the incident started (when it reopened: the one started since the injection).
+  let diagnosisId: string | undefined;
+  while (diagnosisId === undefined) {
+    if (incident.missionId !== null && (await api.get(incident.missionId)).createdAt >= injectedAt - 1000) diagnosisId = incident.missionId;
+    else {
+      if (Date.now() > deadline) return timedOut('before the incident started its diagnosis mission');
+      await sleep(poll);
+      incident = (await api.getIncident(incident.id)).incident;
+    }
   }
-  const diagnosisId = incident.missionId;
   timeline = { ...timeline, diagnosisMissionId: diagnosisId };
   let diagnosis = await api.get(diagnosisId);
   while (diagnosis.outcome === null) {

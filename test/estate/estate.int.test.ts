@@ -143,6 +143,8 @@ describe.skipIf(skip !== undefined)(`the reference estate${skip === undefined ? 
     expect(receiver.notifications).toEqual([]);
   }, 90_000);
 
+  // The other three faults' alerts are proven end to end, through Interlock, by closed-loop.e2e.test.ts;
+  // here the two whose injection and heal change files and programs the status shows.
   it('bad-release: checkout 1.5.0 fires HighHttpErrorRate; the rollback in heal resolves it', async () => {
     await faultCycle('bad-release', 'HighHttpErrorRate', 'checkout', async () => {
       const lines = (await readFile(state.paths.deployLog, 'utf8')).trim().split('\n');
@@ -154,14 +156,6 @@ describe.skipIf(skip !== undefined)(`the reference estate${skip === undefined ? 
     expect(stdout.trim()).toBe('checkout: rollback to 1.4.0');
   }, 200_000);
 
-  it('memory-leak: catalog fires HeapGrowing; the restart in heal resolves it', async () => {
-    await faultCycle('memory-leak', 'HeapGrowing', 'catalog');
-  }, 200_000);
-
-  it('pool-exhaustion: payments fires DbPoolExhausted; heal resolves it', async () => {
-    await faultCycle('pool-exhaustion', 'DbPoolExhausted', 'payments');
-  }, 200_000);
-
   it('canary-regression: 30 % to checkout-canary fires HighLatencyP99 for its version; weights back resolve it', async () => {
     await faultCycle('canary-regression', 'HighLatencyP99', 'checkout', async () => {
       const status = await statusNow();
@@ -171,10 +165,6 @@ describe.skipIf(skip !== undefined)(`the reference estate${skip === undefined ? 
     const status = await statusNow();
     expect(status.upstreams.checkout?.map((s) => s.weight)).toEqual([100, 0]);
     expect(status.programs.find((p) => p.name === 'checkout-canary')?.state).toBe('STOPPED');
-  }, 200_000);
-
-  it('load-surge: catalog at 2.5 × its load fires LoadNearCapacity; heal resolves it', async () => {
-    await faultCycle('load-surge', 'LoadNearCapacity', 'catalog');
   }, 200_000);
 
   it('down stops every program; inject then refuses', async () => {
