@@ -147,6 +147,7 @@ class MissionRun {
     this.#seq = mission.history.length;
     if (mission.outcome !== null) return { outcome: mission.outcome, stage: mission.stage === 'escalate' ? 'escalate' : 'close' };
     try {
+      await this.#waitUntilDue(mission);
       await this.#context(mission);
       await this.#plan(mission);
       const decision = await this.#review(mission);
@@ -157,6 +158,28 @@ class MissionRun {
       if (stop instanceof Stop) return stop.result;
       throw stop;
     }
+  }
+
+  /**
+   * A mission with `notBefore` waits for it durably (shown as `waitingFor: schedule`), listening for
+   * a cancel request meanwhile. Missions without it take no step here.
+   */
+  async #waitUntilDue(mission: MissionDetail): Promise<void> {
+    const due = mission.request.notBefore;
+    if (due === undefined) return;
+    let waiting = false;
+    for (;;) {
+      const left = due - (await DBOS.now());
+      if (left <= 0) break;
+      if (!waiting) await this.#update({ waitingFor: 'schedule' });
+      waiting = true;
+      const message = await DBOS.recv<ControlMessage>(CONTROL_TOPIC, { timeoutSeconds: Math.ceil(left / 1000) });
+      if (message?.type === 'cancel') {
+        await this.#update({ waitingFor: null });
+        throw await this.#finishThrow('close', `cancelled by ${message.by} before it was due`, 'cancelled', { by: message.by });
+      }
+    }
+    if (waiting) await this.#update({ waitingFor: null });
   }
 
   async #context(mission: MissionDetail): Promise<void> {

@@ -11,7 +11,7 @@
  */
 import { z } from 'zod';
 import { ERROR_CODES, type ErrorCode } from '../core/errors.js';
-import { MissionRequestSchema, STEP_PHASES } from '../core/missions/mission.js';
+import { MissionRequestSchema, STEP_PHASES, WAIT_REASONS } from '../core/missions/mission.js';
 import { OUTCOMES, STAGES } from '../core/missions/stages.js';
 import { EFFECTS } from '../core/review/decision.js';
 import { RISK_CLASSES } from '../core/tools/tool.js';
@@ -113,7 +113,7 @@ const MissionSchema = z
     request: MissionRequestBodySchema,
     stage: z.enum(STAGES),
     outcome: z.enum(OUTCOMES).nullable().describe('Null while the mission runs.'),
-    waitingFor: z.enum(['approval', 'kill_switch', 'rate_limit', 'audit']).nullable(),
+    waitingFor: z.enum(WAIT_REASONS).nullable(),
     risk: z.enum(RISK_CLASSES).describe('Highest risk class among the planned steps.'),
     decision: DecisionSchema.nullable(),
     escalation: EscalationSchema.nullable(),

@@ -53,7 +53,7 @@ export interface MissionsTable {
   stage: Stage;
   /** Null while the mission runs. */
   outcome: Outcome | null;
-  waiting_for: 'approval' | 'kill_switch' | 'rate_limit' | 'audit' | null;
+  waiting_for: 'approval' | 'kill_switch' | 'rate_limit' | 'audit' | 'schedule' | null;
   risk: RiskClass;
   decision: NullableJson<Decision>;
   escalation: NullableJson<Escalation>;

@@ -97,6 +97,25 @@ describe('a mission through the governed loop', () => {
     expect(mission.steps.find((s) => s.stepId === 'balance')).toMatchObject({ phase: 'verification', status: 'failed', error: { code: 'VERIFICATION_FAILED' } });
   });
 
+  it('a mission with notBefore waits for it durably (waitingFor schedule), then runs; a cancel ends the wait', async () => {
+    const due = Date.now() + 1500;
+    const { json } = await it_.post('/v1/missions', { title: 'due later', labels: { service: 'due-later' }, steps: ledgerSteps(1), notBefore: due });
+    const waiting = await it_.waitFor(json.mission.id, (m) => m.waitingFor === 'schedule');
+    expect(waiting).toMatchObject({ stage: 'intake', outcome: null });
+    expect(await ledgerRows(json.mission.id)).toEqual([]);
+    const mission = await it_.waitFor(json.mission.id);
+    expect(mission.outcome).toBe('resolved');
+    const ran = mission.history.find((t) => t.to === 'context');
+    expect(ran!.at).toBeGreaterThanOrEqual(due);
+
+    const { json: later } = await it_.post('/v1/missions', { title: 'due much later', labels: { service: 'due-much-later' }, steps: ledgerSteps(1), notBefore: Date.now() + 3_600_000 });
+    await it_.waitFor(later.mission.id, (m) => m.waitingFor === 'schedule');
+    expect((await it_.post(`/v1/missions/${later.mission.id}/cancel`, {})).status).toBe(202);
+    const cancelled = await it_.waitFor(later.mission.id);
+    expect(cancelled).toMatchObject({ outcome: 'cancelled', waitingFor: null });
+    expect(await ledgerRows(later.mission.id)).toEqual([]);
+  });
+
   it('refuses a verification that is not a read tool, naming the field', async () => {
     const { status, json } = await it_.post('/v1/missions', { title: 'write as check', steps: ledgerSteps(1), verify: [{ tool: 'ledger.append', args: { amount: 1 } }] });
     expect(status).toBe(400);

@@ -147,6 +147,13 @@ describe.skipIf(skip !== undefined)(`the closed loop on the reference estate${sk
     expect(timeline).toMatchObject({ hypothesis: { kind: 'pool_exhaustion', service: 'payments' }, approval: 'not required', outcome: 'resolved' });
     const remediation = await api.get(timeline.remediationMissionId!);
     expect(remediation.steps.filter((s) => s.phase === 'plan').map((s) => [s.tool, s.args])).toEqual([['postgres.set_pool_size', { service: 'payments', size: 12 }]]);
+    // The revert after a quiet period is a follow-up mission, waiting durably until it is due.
+    const diagnosis = await api.get(timeline.diagnosisMissionId!);
+    const followUpId = (diagnosis.steps.find((s) => s.tool === 'runbooks.dispatch')?.result as { followUpMissionId?: string }).followUpMissionId;
+    const followUp = await api.get(followUpId!);
+    expect(followUp).toMatchObject({ waitingFor: 'schedule', outcome: null, labels: { followUp: 'true', followUpOf: timeline.remediationMissionId } });
+    expect(followUp.request.notBefore).toBeGreaterThan(Date.now() + 400_000);
+    expect(followUp.steps.map((s) => s.tool)).toEqual(['postgres.revert_pool_size', 'prometheus.check']);
   }, 300_000);
 
   it('canary latency regression: checkout traffic goes back to the stable server and p99 is verified', async () => {

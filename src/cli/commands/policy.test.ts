@@ -63,7 +63,7 @@ describe('interlock policy test', () => {
     expect(code).toBe(0);
     expect(stdout).toContain('✓ rolling back the critical checkout needs one approval (require_approval)');
     expect(stdout).toContain('✓ in the year-end freeze any write is escalated (escalate)');
-    expect(stdout.split('\n').at(-1)).toBe('10 passed, 0 failed');
+    expect(stdout.split('\n').at(-1)).toBe('11 passed, 0 failed');
   });
 
   it('prints why a case failed and exits 1', async () => {

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ConnectorError } from '../../core/errors.js';
 import { HYPOTHESIS_KINDS } from '../../core/diagnosis/hypothesis.js';
 import type { Mission, MissionRequestInput, MissionStep } from '../../core/missions/mission.js';
-import { renderRunbook, RunbookRenderError, selectRunbook, type MatchedHypothesis, type Runbook } from '../../core/runbooks/runbook.js';
+import { renderFollowUp, renderRunbook, RunbookRenderError, selectRunbook, type MatchedHypothesis, type Runbook } from '../../core/runbooks/runbook.js';
 import type { ToolContract } from '../../core/tools/tool.js';
 
 /** Where `runbooks.dispatch` reads the diagnosis and the incident, and how it starts a mission. */
@@ -28,6 +28,7 @@ const Output = z.object({
   runbook: z.object({ name: z.string(), version: z.int() }),
   hypothesis: z.object({ kind: z.enum(HYPOTHESIS_KINDS), service: z.string().nullable(), confidence: z.number(), summary: z.string() }),
   missionId: z.string().describe('The remediation mission the runbook started; it passes review like any other.'),
+  followUpMissionId: z.string().nullable().describe('The follow-up mission due later (spec.followUp), or null.'),
   reason: z.string(),
 });
 
@@ -56,6 +57,10 @@ function topHypothesis(result: unknown): MatchedHypothesis | undefined {
  * (`selectRunbook`), renders it with the incident's service, tier and the site's `runbooks.vars`, and
  * starts the remediation mission under this step's idempotency key, so a retry or a recovery after a
  * crash finds the same mission instead of starting a second.
+ *
+ * A runbook with `spec.followUp` also gets a follow-up mission, due `afterMs` after the diagnosis
+ * finished (a durable wait), e.g. to revert a temporary change after a quiet period; it is labelled
+ * `followUp: "true"` and `followUpOf: <remediation mission>`.
  *
  * When no runbook fits (no runbook for the pattern, a service not covered, confidence too low, a
  * missing site value) it fails with the reason, not retryable: the diagnosis mission escalates and
@@ -86,14 +91,21 @@ export function createRunbooksConnector(sources: RunbookDispatchSources): ToolCo
       if (alerts === undefined) fail(`There is no incident ${args.incidentId}.`);
       const tier = alerts.find((labels) => labels.service === service && labels.tier !== undefined)?.tier ?? null;
       let request: ReturnType<typeof renderRunbook>;
+      let followUp: ReturnType<typeof renderFollowUp>;
       try {
-        request = renderRunbook(runbook, { incident: args.incidentId, service, tier, hypothesis, vars: sources.vars[service] ?? {} });
+        const bindings = { incident: args.incidentId, service, tier, hypothesis, vars: sources.vars[service] ?? {} };
+        request = renderRunbook(runbook, bindings);
+        // Due from when the diagnosis finished (recorded once): a retry renders the same request.
+        followUp = renderFollowUp(runbook, bindings, step.finishedAt ?? mission.createdAt);
       } catch (error) {
         if (error instanceof RunbookRenderError) fail(`No runbook to run: ${error.message}.`);
         throw error;
       }
-      const missionId = await sources.createMission({ ...request, project: mission.project, idempotencyKey: context.idempotencyKey, agent: `runbook:${runbook.metadata.name}@${runbook.metadata.version}` });
-      return { runbook: { name: runbook.metadata.name, version: runbook.metadata.version }, hypothesis, missionId, reason: selection.reason };
+      const agent = `runbook:${runbook.metadata.name}@${runbook.metadata.version}`;
+      const missionId = await sources.createMission({ ...request, project: mission.project, idempotencyKey: context.idempotencyKey, agent });
+      // The follow-up is due later (a durable wait in its own mission); the same key on a retry finds it.
+      const followUpMissionId = followUp === undefined ? null : await sources.createMission({ ...followUp, labels: { ...followUp.labels, followUpOf: missionId }, project: mission.project, idempotencyKey: `${context.idempotencyKey}:follow-up`, agent });
+      return { runbook: { name: runbook.metadata.name, version: runbook.metadata.version }, hypothesis, missionId, followUpMissionId, reason: selection.reason };
     },
   };
 }

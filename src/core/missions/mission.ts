@@ -57,6 +57,7 @@ export const MissionRequestSchema = z
     confidence: z.number().min(0).max(1).optional().describe('Confidence of the top hypothesis behind the plan, 0..1.'),
     hypothesis: z.string().max(500).optional().describe('The top hypothesis behind the plan, in a line.'),
     shadow: z.boolean().default(false).describe('Shadow mode: review the plan and record what would run, execute nothing.'),
+    notBefore: z.int().min(0).optional().describe('Start work (context, plan, review) no earlier than this, ms since the epoch: a durable wait, e.g. a revert after a quiet period. A cancel request ends the wait.'),
   })
   .strict()
   .superRefine((request, ctx) => {
@@ -152,10 +153,14 @@ export interface Escalation {
 
 /**
  * What a running mission waits for: a review decision (`approval`), the release of a kill switch
- * (`kill_switch`), a rate-limit window (`rate_limit`), or the audit log, which could not record what
- * the mission is about to do (`audit`: it fails closed and retries).
+ * (`kill_switch`), a rate-limit window (`rate_limit`), the audit log, which could not record what
+ * the mission is about to do (`audit`: it fails closed and retries), or its `notBefore` time
+ * (`schedule`).
  */
-export type WaitReason = 'approval' | 'kill_switch' | 'rate_limit' | 'audit';
+export type WaitReason = 'approval' | 'kill_switch' | 'rate_limit' | 'audit' | 'schedule';
+
+/** Every {@link WaitReason}. */
+export const WAIT_REASONS = ['approval', 'kill_switch', 'rate_limit', 'audit', 'schedule'] as const satisfies readonly WaitReason[];
 
 /** A mission as stored and shown by the API and CLI. */
 export interface Mission {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { placeholders, renderRunbook, RunbookRenderError, RunbookSchema, selectRunbook, type MatchedHypothesis, type Runbook } from './runbook.js';
+import { placeholders, renderFollowUp, renderRunbook, RunbookRenderError, RunbookSchema, selectRunbook, type MatchedHypothesis, type Runbook } from './runbook.js';
 
 const document = (overrides: { name?: string; match?: Record<string, unknown>; plan?: unknown[]; verify?: unknown[]; title?: string } = {}) => ({
   apiVersion: 'interlock.dev/v1',
@@ -77,5 +77,21 @@ describe('renderRunbook', () => {
   it('refuses to render with a site value missing, naming it and where to set it', () => {
     expect(() => renderRunbook(runbook(), { ...bindings, vars: {} })).toThrow(RunbookRenderError);
     expect(() => renderRunbook(runbook(), { ...bindings, vars: {} })).toThrow('needs ${vars.maxGrowth}, which has no value for service catalog (set runbooks.vars.catalog in the configuration)');
+  });
+
+  it('renders a follow-up due afterMs later, labelled as one, and none without followUp', () => {
+    const withFollowUp = RunbookSchema.parse({
+      ...document(),
+      spec: { ...document().spec, followUp: { afterMs: 600_000, plan: [{ tool: 'postgres.revert_pool_size', args: { service: '${service}' } }], verify: [{ tool: 'prometheus.check', args: { query: 'up{service="${service}"}', above: 0 } }] } },
+    });
+    expect(renderFollowUp(withFollowUp, bindings, 1_000_000)).toMatchObject({
+      title: 'restart-on-leak: follow-up for catalog',
+      steps: [{ tool: 'postgres.revert_pool_size', args: { service: 'catalog' } }],
+      verify: [{ args: { query: 'up{service="catalog"}' } }],
+      notBefore: 1_600_000,
+      labels: { incident: '7f1c', runbook: 'restart-on-leak', followUp: 'true' },
+    });
+    expect(renderFollowUp(runbook(), bindings, 1_000_000)).toBeUndefined();
+    expect(() => RunbookSchema.parse({ ...document(), spec: { ...document().spec, followUp: { afterMs: 1000, plan: [{ tool: 'x.y' }], verify: [] } } })).toThrow();
   });
 });

@@ -61,6 +61,12 @@ export const RunbookSchema = z.object({
     title: z.string().min(1).max(200).optional().describe('Title of the missions it starts; may hold placeholders.'),
     plan: z.array(StepSchema).min(1).max(20).describe('The tool calls, in order.'),
     verify: z.array(VerificationSchema).max(10).default([]).describe('Checks over a window after the plan ran (read tools answering ok and observed).'),
+    followUp: z.object({
+      afterMs: z.int().min(60_000).max(7 * 24 * 3_600_000).describe('How long after the remediation the follow-up is due, ms (the quiet period).'),
+      title: z.string().min(1).max(200).optional(),
+      plan: z.array(StepSchema).min(1).max(20),
+      verify: z.array(VerificationSchema).min(1).max(10).describe('Checks after the follow-up ran; when they fail, it is compensated (the remediation\'s state comes back) and escalates.'),
+    }).strict().optional().describe('A mission due afterMs after the remediation, e.g. to revert a temporary change after a quiet period.'),
   }).strict(),
 }).strict().superRefine((runbook, ctx) => {
   for (const found of placeholders(runbook.spec)) {
@@ -170,6 +176,26 @@ function fill(value: unknown, bindings: RunbookBindings, missing: Set<string>): 
   if (Array.isArray(value)) return value.map((item) => fill(item, bindings, missing));
   if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, fill(item, bindings, missing)]));
   return value;
+}
+
+/**
+ * The follow-up mission request of a runbook (`spec.followUp`), due `afterMs` after `now` (ms), with
+ * the same placeholders and labels as the remediation plus `followUp: "true"`; undefined without one.
+ * @throws RunbookRenderError when a placeholder has no value.
+ */
+export function renderFollowUp(runbook: Runbook, bindings: RunbookBindings, now: number): Omit<MissionRequestInput, 'project' | 'idempotencyKey'> | undefined {
+  const followUp = runbook.spec.followUp;
+  if (followUp === undefined) return undefined;
+  const missing = new Set<string>();
+  const steps = fill(followUp.plan, bindings, missing) as MissionRequestInput['steps'];
+  const verify = fill(followUp.verify, bindings, missing) as MissionRequestInput['verify'];
+  const title = fill(followUp.title ?? `${runbook.metadata.name}: follow-up for ${bindings.service}`, bindings, missing) as string;
+  if (missing.size > 0) {
+    const names = [...missing].sort();
+    throw new RunbookRenderError(`the follow-up of runbook ${runbook.metadata.name} v${runbook.metadata.version} needs ${names.map((name) => `\${${name}}`).join(', ')}, which ${names.length === 1 ? 'has' : 'have'} no value for service ${bindings.service} (set runbooks.vars.${bindings.service} in the configuration)`, names);
+  }
+  const remediation = renderRunbook(runbook, bindings);
+  return { title: title.slice(0, 200), steps, verify, labels: { ...remediation.labels, followUp: 'true' }, notBefore: now + followUp.afterMs, hypothesis: remediation.hypothesis, confidence: remediation.confidence };
 }
 
 /**
