@@ -606,16 +606,23 @@ class MissionRun {
     const closing = stage === 'escalate'
       ? { kind: 'mission.escalated' as const, data: { outcome, reason, stepId: escalation?.stepId ?? null, evidence: escalation?.evidence ?? {} } }
       : { kind: 'mission.closed' as const, data: { outcome, reason, ...who } };
-    await this.#transition(stage, reason, { outcome, waitingFor: null, ...(escalation === undefined ? {} : { escalation }) }, closing);
-    // The ticket of its incident records how it ended (idempotent per mission: a replay changes nothing).
+    // The ticket of its incident records how it ends before the mission shows its outcome, so whoever
+    // sees the outcome finds the ticket (idempotent per mission: a replay changes nothing).
     const sink = this.#rt.missionEnd;
     if (sink !== undefined) {
+      const seq = this.#seq + 1;
       await DBOS.runStep(async () => {
         const detail = await this.#rt.store.getMissionDetail(this.#id);
         if (detail === undefined) throw new InternalError(`Mission ${this.#id} has no record to put on a ticket.`);
-        return sink.missionEnded(detail);
+        const at = this.#rt.now();
+        const ended: MissionDetail = {
+          ...detail, stage, outcome, waitingFor: null, escalation: escalation ?? detail.escalation, finishedAt: at, updatedAt: at,
+          history: [...detail.history, { seq, from: detail.stage, to: stage, reason, at }],
+        };
+        return sink.missionEnded(ended);
       }, { name: 'ticket', ...storeRetry(this.#rt) });
     }
+    await this.#transition(stage, reason, { outcome, waitingFor: null, ...(escalation === undefined ? {} : { escalation }) }, closing);
     this.#rt.observer.missionFinished?.(this.#id, outcome);
     return { outcome, stage };
   }

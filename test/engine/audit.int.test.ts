@@ -53,6 +53,7 @@ describe('audit entries of a mission', () => {
       'tool.called', 'tool.result',
       'stage.transition', // verify
       'verification.checked', 'verification.checked',
+      'ticket.opened', // recorded before the mission shows its outcome
       'stage.transition', // close
       'mission.closed',
     ]);
