@@ -268,7 +268,10 @@ export function leakTrend(one: PreparedSeries): LeakTrend | null {
   const growth = (full.slope * duration) / Math.max(Math.abs(full.level), 1e-9);
   const parts = [baseline, incident].filter((part): part is LinearFit => part !== null);
   const slowest = parts.length === 0 ? 0 : Math.min(...parts.map((part) => part.slope));
-  const consistency = full.slope > 0 ? unit(slowest / (0.5 * full.slope)) : 0;
+  // Without a baseline (fewer than 5 points before the onset: a process that started at or after it,
+  // such as a canary or a fresh release) the growth is not shown to hold across the onset, and a
+  // young process's heap grows while it warms up: at most half the consistency.
+  const consistency = (full.slope > 0 ? unit(slowest / (0.5 * full.slope)) : 0) * (baseline === null ? 0.5 : 1);
   return { full, baseline, incident, growth, consistency, trend: unit(full.r2 * consistency * unit(growth / 0.2)) };
 }
 
