@@ -1,13 +1,12 @@
-// The estate's own deploy, for `inject bad-release`, `heal` and seeding: switch a release track's
-// `current` link, restart the programs running it, append a deploy log record, commit
-// `<track>.version` to the deployments repository. The releases connector (src/connectors/releases/)
-// does the same for Interlock as a governed tool; the lead may merge the two later.
+// The estate's own release changes: seeding at `up` (the first `current` link, which the releases
+// connector refuses to create) and `inject bad-release` / `heal`, which go through the releases
+// connector's `deployRelease`, the same code Interlock's `releases.deploy` and `releases.rollback` run.
 import { execFile } from 'node:child_process';
 import { appendFile, readlink, rename, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { deployRelease as deployReleaseOf } from '../connectors/releases/deploy-release.js';
 import type { SupervisorClient } from '../connectors/supervisor/supervisor-client.js';
-import { InputError } from '../core/errors.js';
 import { trackDir, type EstatePaths } from './estate-layout.js';
 
 const run = promisify(execFile);
@@ -98,11 +97,17 @@ export interface DeployResult {
   readonly at: number;
 }
 
+/** Who the estate's own deploys are by, in the deployments repository. */
+const ESTATE_AUTHOR = { name: 'Interlock estate', email: 'estate@interlock.invalid' } as const;
+
 /**
- * Deploys `version` of release track `track`: switches `current`, restarts each of `programs` that
- * is running (through supervisord, waiting for RUNNING), then commits `<track>.version` and appends
- * the deploy log record `{at, service, version, previous, kind, by, ref}`.
- * @throws InputError `INPUT_INVALID` when the release directory does not exist.
+ * Deploys `version` of release track `track` for the estate's own changes (`inject bad-release`,
+ * `heal`), with the releases connector's `deployRelease`, so the estate and Interlock change releases
+ * the same way: `current` switched atomically, each of `programs` that is running restarted (a
+ * stopped one, such as the spare catalog-2, is left stopped), a commit of `<track>.version` and the
+ * deploy log record.
+ * @throws ConnectorError `TOOL_FAILED` when the release does not exist or does not start (see
+ *   `src/connectors/releases/deploy-release.ts`).
  */
 export async function deployRelease(options: {
   readonly paths: EstatePaths;
@@ -114,25 +119,15 @@ export async function deployRelease(options: {
   readonly by: string;
 }): Promise<DeployResult> {
   const { paths, supervisor, track, version, kind, by } = options;
-  try {
-    await stat(join(trackDir(paths, track), version, 'release.json'));
-  } catch {
-    throw new InputError('INPUT_INVALID', `There is no release ${version} of ${track} in ${trackDir(paths, track)}.`, [{ path: 'version', message: 'no such release', received: version }]);
-  }
-  const previous = await currentRelease(paths, track);
-  if (previous === version) return { track, version, previous, changed: false, restarted: [], at: Date.now() };
-  await switchCurrent(paths, track, version);
   const signal = AbortSignal.timeout(60_000);
-  const restarted: string[] = [];
+  const running: string[] = [];
   for (const program of options.programs) {
     const info = await supervisor.getProcessInfo(program, signal);
-    if (info.statename !== 'RUNNING' && info.statename !== 'STARTING' && info.statename !== 'BACKOFF') continue;
-    await supervisor.stopProcess(program, signal);
-    await supervisor.startProcess(program, signal);
-    restarted.push(program);
+    if (info.statename === 'RUNNING' || info.statename === 'STARTING' || info.statename === 'BACKOFF') running.push(program);
   }
-  const at = Date.now();
-  const ref = await commitVersion(paths.deploymentsRepo, track, version, kind);
-  await appendDeployLog(paths.deployLog, { at, service: track, version, previous: previous ?? undefined, kind, by, ref });
-  return { track, version, previous, changed: true, restarted, at };
+  const result = await deployReleaseOf(
+    { root: paths.releasesDir, deployLog: paths.deployLog, gitDir: paths.deploymentsRepo, author: ESTATE_AUTHOR, supervisor },
+    { service: track, processes: running, version, kind, by, signal },
+  );
+  return { track, version, previous: result.previous, changed: result.changed, restarted: result.restarted.map((r) => r.process), at: result.at };
 }
