@@ -13,12 +13,19 @@ import { loadConfig, type InterlockConfig } from '../config/index.js';
 import { isInterlockError } from '../core/errors.js';
 import { FAULT_EXPECTATIONS, followFault } from '../estate/closed-loop.js';
 import { down, estateInterlockEnv, findEstateBinaries, heal, inject, status, up } from '../estate/estate.js';
-import { ESTATE_FAULTS } from '../estate/estate-layout.js';
+import type { EstateFault } from '../estate/estate-layout.js';
 import { DIAGNOSIS_WINDOW_MS, ESTATE_WARM_UP_MS, managedEstateConfig } from '../estate/managed-config.js';
 import type { EstateDemoOptions, EstateDemoReport, EstateDemoRow } from './estate-demo-types.js';
 import { createLogger, startInterlock, type RunningInterlock } from './main.js';
 
 export type { EstateDemoOptions, EstateDemoReport, EstateDemoRow } from './estate-demo-types.js';
+
+/**
+ * The order the demo injects the faults in: the canary last, longest after the rollback restarted
+ * checkout's own process (a young process's heap grows as it warms up, which the diagnosis must not
+ * take for the canary's problem).
+ */
+const DEMO_FAULT_ORDER: readonly EstateFault[] = ['bad-release', 'memory-leak', 'pool-exhaustion', 'load-surge', 'canary-regression'];
 
 /** The demo's reviewer: an approver principal, another identity than the runbooks that request. */
 export const DEMO_REVIEWER = 'demo-reviewer';
@@ -110,7 +117,7 @@ export async function runEstateDemo(options: EstateDemoOptions): Promise<EstateD
     }
     out('Waiting for the estate to be quiet (no alert pending or firing) ...');
     await quiet(dir, 90_000);
-    for (const fault of options.faults ?? ESTATE_FAULTS) {
+    for (const fault of options.faults ?? DEMO_FAULT_ORDER) {
       const expected = FAULT_EXPECTATIONS[fault];
       out('');
       out(`Fault: ${fault} (${expected.service}); expect ${expected.alert} → ${expected.hypothesis} → ${expected.runbook}`);

@@ -156,12 +156,6 @@ describe.skipIf(skip !== undefined)(`the closed loop on the reference estate${sk
     expect(followUp.steps.map((s) => s.tool)).toEqual(['postgres.revert_pool_size', 'prometheus.check']);
   }, 300_000);
 
-  it('canary latency regression: checkout traffic goes back to the stable server and p99 is verified', async () => {
-    const timeline = await run('canary-regression');
-    expect(timeline).toMatchObject({ hypothesis: { kind: 'canary_regression', service: 'checkout' }, approval: 'not required', outcome: 'resolved' });
-    expect(timeline.runbook).toMatch(/^shift-canary-traffic-back@/);
-  }, 300_000);
-
   it('load surge, with Interlock killed (SIGKILL) mid-remediation: after a restart the mission finishes and catalog-2 was started once', async () => {
     const expected = FAULT_EXPECTATIONS['load-surge'];
     const injected = await inject(estateDir, 'load-surge');
@@ -202,6 +196,14 @@ describe.skipIf(skip !== undefined)(`the closed loop on the reference estate${sk
     const spawns = log.split('\n').filter((line) => line.includes("spawned: 'catalog-2'") && Date.parse(line.slice(0, 19).replace(' ', 'T')) >= injected.at - 2000);
     expect(spawns).toHaveLength(1);
   }, 400_000);
+
+  // After the load surge: checkout's own process was restarted by the rollback minutes before, and a
+  // young process's heap still grows as it warms up.
+  it('canary latency regression: checkout traffic goes back to the stable server and p99 is verified', async () => {
+    const timeline = await run('canary-regression');
+    expect(timeline).toMatchObject({ hypothesis: { kind: 'canary_regression', service: 'checkout' }, approval: 'not required', outcome: 'resolved' });
+    expect(timeline.runbook).toMatch(/^shift-canary-traffic-back@/);
+  }, 300_000);
 
   it('a change freeze intercepts the write: the remediation escalates before executing, the ticket says why', async () => {
     const now = new Date();

@@ -276,11 +276,22 @@ export function leakTrend(one: PreparedSeries): LeakTrend | null {
 }
 
 /**
+ * True when `one` covers at least the second half of the time before the onset: a series that starts
+ * later belongs to a process started shortly before or after the onset (a canary, a fresh release),
+ * whose heap and GC warm up; its growth says nothing about a leak.
+ */
+export function coversBaseline(one: PreparedSeries, context: DiagnosisContext): boolean {
+  const first = one.times[0];
+  return first !== undefined && first <= context.window.startMs + 0.5 * (context.splitMs - context.window.startMs);
+}
+
+/**
  * **Memory leak** of a service: its heap (or, without one, its process memory) grows steadily over
  * the whole window, before and after the onset; GC pauses lengthen; out-of-memory errors appear.
  *
  * Components: `trend` = R² × consistency × min(1, growth / 20 %) of the least-squares line (halved
- * when the service's request rate rose at least half as much: growth with load is not a leak);
+ * when the service's request rate rose at least half as much: growth with load is not a leak); only
+ * series covering the second half of the time before the onset count ({@link coversBaseline});
  * `gc` = min(1, incident/baseline median GC pause − 1); `oom` = 1 when an out-of-memory line was
  * logged. Strength = 0.55 trend + 0.25 gc + 0.20 oom. Fires at trend >= 0.2 or an OOM line.
  */
@@ -293,7 +304,7 @@ export function memoryLeakSignature(context: DiagnosisContext): SignatureResult 
     const heap = seriesOf(context, service, ['heap_bytes']);
     const memory = heap.length > 0 ? heap : seriesOf(context, service, ['memory']);
     let best: { one: PreparedSeries; trend: LeakTrend } | null = null;
-    for (const one of memory) {
+    for (const one of memory.filter((series) => coversBaseline(series, context))) {
       const trend = leakTrend(one);
       if (trend !== null && (best === null || trend.trend > best.trend.trend)) best = { one, trend };
       if (trend !== null && trend.trend >= 0.3) trending.add(one.id);
@@ -344,7 +355,7 @@ export function memoryLeakSignature(context: DiagnosisContext): SignatureResult 
 
     let gcComponent = 0;
     const gcSeries = seriesOf(context, service, ['gc_pause_seconds']);
-    for (const one of gcSeries) {
+    for (const one of gcSeries.filter((series) => coversBaseline(series, context))) {
       const { baseline, incident } = medians(one);
       if (one.split < 3 || one.values.length - one.split < 3) continue;
       const ratio = incident / Math.max(baseline, 1e-6);
