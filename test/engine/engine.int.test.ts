@@ -125,9 +125,7 @@ describe('a mission through the governed loop', () => {
 
 /** Votes on the mission's pending approval through the API as `bob`, an approver (a second identity). */
 async function vote(missionId: string, decision: 'approve' | 'deny', comment?: string): Promise<void> {
-  const { json: list } = await it_.get(`/v1/approvals?mission=${missionId}&status=pending`);
-  const request = list.approvals[0];
-  expect(request, 'a pending approval request for the mission').toBeDefined();
+  const request = await it_.pendingApproval(missionId);
   const { status, json } = await it_.post(`/v1/approvals/${request.id}/${decision}`, { actionHash: request.actionHash, ...(comment === undefined ? {} : { comment }) }, approverToken);
   expect(status, JSON.stringify(json)).toBe(200);
 }

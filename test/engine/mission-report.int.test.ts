@@ -65,11 +65,7 @@ async function cli(args: string[], token: string) {
 
 /** The mission's pending approval request, once it is open. */
 async function pendingApproval(missionId: string): Promise<{ id: string; actionHash: string }> {
-  for (const deadline = Date.now() + 15_000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 50))) {
-    const { json } = await it_.get(`/v1/approvals?mission=${missionId}&status=pending`);
-    if (json.approvals.length === 1) return json.approvals[0];
-  }
-  throw new Error(`mission ${missionId} opened no approval request`);
+  return it_.pendingApproval(missionId);
 }
 
 describe('the mission report', () => {

@@ -40,9 +40,7 @@ afterAll(async () => {
 });
 
 async function pendingApproval(missionId: string): Promise<{ id: string; actionHash: string; requirement: { quorum: number; groups: string[] } }> {
-  const { json } = await it_.get(`/v1/approvals?mission=${missionId}&status=pending`);
-  expect(json.approvals).toHaveLength(1);
-  return json.approvals[0];
+  return it_.pendingApproval(missionId);
 }
 
 async function vote(approval: { id: string; actionHash: string }, voter: string): Promise<{ status: number; json: any }> {

@@ -25,6 +25,11 @@ export interface TestInterlock {
   get(path: string, token?: string): Promise<{ status: number; json: any }>;
   /** Polls until the mission has an outcome (or `until` holds), at most `timeoutMs`. */
   waitFor(id: string, until?: (m: MissionDetail) => boolean, timeoutMs?: number): Promise<MissionDetail>;
+  /**
+   * The mission's one pending approval request, polled for up to 15 s: a mission shows
+   * `waitingFor: approval` a moment before its request is stored (the next workflow step).
+   */
+  pendingApproval(missionId: string): Promise<any>;
   close(): Promise<void>;
 }
 
@@ -76,6 +81,14 @@ export async function startTestInterlock(name: string, options: TestInterlockOpt
         if (Date.now() > deadline) throw new Error(`mission ${id} did not reach the expected state in ${timeoutMs} ms: stage ${mission.stage}, outcome ${mission.outcome}`);
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
+    },
+    async pendingApproval(missionId) {
+      for (const deadline = Date.now() + 15_000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 50))) {
+        const response = await fetch(`${api}/v1/approvals?mission=${missionId}&status=pending`, { headers: { authorization: `Bearer ${adminToken}` } });
+        const json = (await response.json()) as { approvals: unknown[] };
+        if (json.approvals.length === 1) return json.approvals[0];
+      }
+      throw new Error(`mission ${missionId} opened no approval request within 15 s`);
     },
     async close() {
       await running.stop();
