@@ -1,3 +1,4 @@
+import { createKeyedMutex } from '../shared/keyed-mutex.js';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../../core/errors.js';
@@ -110,7 +111,6 @@ export function createReleasesConnector(config: ReleasesConfig, options: Release
   const writeRisk: RiskClass = config.services.reduce<RiskClass>((highest, s) => (RISK_CLASSES.indexOf(s.risk) > RISK_CLASSES.indexOf(highest) ? s.risk : highest), 'write-low');
   const maxProcesses = Math.max(1, ...config.services.map((s) => s.processes.length));
   const writeTimeoutMs = config.supervisor.timeoutMs * (8 * maxProcesses + 2) + 60_000;
-  const locks = new Map<string, Promise<unknown>>();
 
   const ListInput = z.object({
     service: ServiceName,
@@ -152,17 +152,7 @@ export function createReleasesConnector(config: ReleasesConfig, options: Release
   };
 
   /** Runs `fn` after every earlier write to `service` has finished (an in-process mutex per service). */
-  const serialised = async <T>(service: string, fn: () => Promise<T>): Promise<T> => {
-    const previous = locks.get(service) ?? Promise.resolve();
-    const run = previous.then(fn, fn);
-    const settled = run.then(() => undefined, () => undefined);
-    locks.set(service, settled);
-    try {
-      return await run;
-    } finally {
-      if (locks.get(service) === settled) locks.delete(service);
-    }
-  };
+  const serialised = createKeyedMutex();
 
   const verification: VerificationProbe<{ service: string }, DeployReleaseResult> = {
     windowMs: config.verifyWindowMs,

@@ -1,3 +1,4 @@
+import { createKeyedMutex } from '../shared/keyed-mutex.js';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -115,7 +116,6 @@ export function createScaleConnector(config: ScaleConfig, options: ScaleConnecto
   const ServiceName = (names.length === 0 ? z.string().refine(() => false, { error: listed }) : z.enum(names as [string, ...string[]], { error: listed }))
     .describe('The service: one of connectors.scale.services.');
   const writeRisk: RiskClass = config.services.reduce<RiskClass>((highest, s) => (RISK_CLASSES.indexOf(s.risk) > RISK_CLASSES.indexOf(highest) ? s.risk : highest), 'write-low');
-  const locks = new Map<string, Promise<unknown>>();
 
   // The nginx connector's tools on the services' upstreams: the one implementation of writing them.
   const nginxTools = createNginxConnector({
@@ -242,17 +242,7 @@ export function createScaleConnector(config: ScaleConfig, options: ScaleConnecto
     UpstreamWrite.parse(await setWeights.execute({ upstream: service.upstream, weights: [{ address, weight }] }, nginxContext(context)));
 
   /** Runs `fn` after every earlier write to `service` has finished (an in-process mutex per service). */
-  const serialised = async <T>(service: string, fn: () => Promise<T>): Promise<T> => {
-    const previous = locks.get(service) ?? Promise.resolve();
-    const run = previous.then(fn, fn);
-    const settled = run.then(() => undefined, () => undefined);
-    locks.set(service, settled);
-    try {
-      return await run;
-    } finally {
-      if (locks.get(service) === settled) locks.delete(service);
-    }
-  };
+  const serialised = createKeyedMutex();
 
   /** The result of a call that changed nothing, from the instance as it is. */
   const unchanged = (service: ScaleService, instance: InstanceStatus, all: readonly InstanceStatus[]): WriteOutput => ({
