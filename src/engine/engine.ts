@@ -158,6 +158,7 @@ export function createMissionEngine(options: MissionEngineOptions): MissionEngin
     const issues: Issue[] = [];
     const steps: PlannedStep[] = [];
     let unknownTool = false;
+    let unavailableTool = false;
     let risk: RiskClass = 'read';
     const field = { context: 'context', plan: 'steps', verification: 'verify' } as const;
     const add = (phase: 'context' | 'plan' | 'verification', list: readonly StepSpec[], idPrefix: string): void => {
@@ -170,6 +171,12 @@ export function createMissionEngine(options: MissionEngineOptions): MissionEngin
           return;
         }
         const tool = catalog.get(spec.tool);
+        const unavailable = catalog.unavailableIn(tool.name, request.project);
+        if (unavailable !== undefined) {
+          unavailableTool = true;
+          issues.push({ path: `${path}.tool`, message: `tool unavailable: ${unavailable}`, expected: `a tool the catalog offers to project ${request.project}`, received: JSON.stringify(spec.tool) });
+          return;
+        }
         if (phase !== 'plan' && tool.risk !== 'read') {
           issues.push({ path: `${path}.tool`, message: phase === 'context' ? 'evidence queries must use read tools' : 'verifications must use read tools', expected: 'a tool of risk class read', received: tool.risk });
           return;
@@ -188,7 +195,7 @@ export function createMissionEngine(options: MissionEngineOptions): MissionEngin
       ids.add(step.stepId);
     }
     if (issues.length > 0) {
-      throw new InputError(unknownTool ? 'TOOL_UNKNOWN' : 'TOOL_ARGS_INVALID', `The mission request has ${issues.length} problem(s): ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
+      throw new InputError(unknownTool ? 'TOOL_UNKNOWN' : unavailableTool ? 'TOOL_UNAVAILABLE' : 'TOOL_ARGS_INVALID', `The mission request has ${issues.length} problem(s): ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
     }
     return { steps, risk };
   }

@@ -179,10 +179,22 @@ const ToolDescriptionSchema = z
     timeoutMs: z.number().int(),
     permission: z.string(),
     compensation: z.string().nullable().describe('Name of the tool that undoes this one, if any.'),
+    tags: z.array(z.string()).describe('Labels to filter by; the connector comes first.'),
     inputSchema: z.record(z.string(), z.unknown()),
     outputSchema: z.record(z.string(), z.unknown()),
   })
   .meta({ id: 'ToolDescription' });
+
+function commaList<T extends z.ZodType<string, string>>(item: T) {
+  return z.string().max(2000).transform((text) => text.split(',').map((part) => part.trim()).filter((part) => part !== '')).pipe(z.array(item).min(1));
+}
+
+/** `GET /v1/tools` query: narrow the catalog to a project's callable tools, tags and risk classes. */
+export const ToolListQuerySchema = z.strictObject({
+  project: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'a project slug').optional().describe('Only the tools a mission of this project may call now.'),
+  tag: commaList(z.string().min(1).max(100)).optional().describe('Comma-separated tags; only tools carrying every one.'),
+  risk: commaList(z.enum(RISK_CLASSES)).optional().describe('Comma-separated risk classes; only tools of one of them.'),
+});
 
 /** `{ tools }`: the tool catalog. */
 export const ToolListResponseSchema = z.object({ tools: z.array(ToolDescriptionSchema) });

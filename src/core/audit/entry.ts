@@ -38,6 +38,10 @@ export const AUDIT_ENTRY_KINDS = [
   'config.changed',
   'ticket.opened',
   'ticket.updated',
+  'mcp.tool.pinned',
+  'mcp.tool.changed',
+  'mcp.tool.reviewed',
+  'mcp.elicitation',
 ] as const;
 
 /** See {@link AUDIT_ENTRY_KINDS}. */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { InputError, InternalError, type Issue } from '../errors.js';
 import { toIssues } from '../validation.js';
-import type { AnyToolContract } from './tool.js';
+import type { AnyToolContract, RiskClass } from './tool.js';
 
 /** A tool as the catalog describes it to clients: contract facts and JSON Schema 2020-12 schemas. */
 export interface ToolDescription {
@@ -12,6 +12,8 @@ export interface ToolDescription {
   readonly timeoutMs: number;
   readonly permission: string;
   readonly compensation: string | null;
+  /** Labels to filter by; the connector (the name before the first dot) comes first. */
+  readonly tags: string[];
   readonly inputSchema: Record<string, unknown>;
   readonly outputSchema: Record<string, unknown>;
 }
@@ -74,14 +76,40 @@ export class ToolCatalog {
     return parsed.success ? { ok: true, args: parsed.data } : { ok: false, issues: toIssues(parsed.error, `${path}.args`) };
   }
 
+  /**
+   * Why tool `name` may not be called in a mission of `project` now, or undefined when it may: it is
+   * offered to other projects only, or its provider says it is unavailable (held for review).
+   */
+  unavailableIn(name: string, project: string): string | undefined {
+    const tool = this.#tools.get(name);
+    if (tool === undefined) return `${name} is not in the catalog`;
+    if (tool.projects !== undefined && !tool.projects.includes(project)) return `${name} is offered to project(s) ${tool.projects.join(', ')} only, not to ${project}`;
+    return tool.unavailable?.();
+  }
+
+  /**
+   * The tools a client of `project` may call, narrowed by `filter`: every tag listed must be one of
+   * the tool's tags, and its risk class one of `risks` when given. Sorted by name.
+   */
+  offered(filter: CatalogFilter = {}): AnyToolContract[] {
+    return this.list().filter((tool) =>
+      (filter.project === undefined || this.unavailableIn(tool.name, filter.project) === undefined)
+      && (filter.project !== undefined || tool.unavailable?.() === undefined)
+      && (filter.risks === undefined || filter.risks.includes(tool.risk))
+      && (filter.tags === undefined || filter.tags.every((tag) => tagsOf(tool).includes(tag))));
+  }
+
   /** All tools, sorted by name. */
   list(): AnyToolContract[] {
     return [...this.#tools.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  /** The public description of every tool, with JSON Schema 2020-12 input and output schemas. */
-  describe(): ToolDescription[] {
-    return this.list().map((tool) => ({
+  /**
+   * The public description of every tool (or of those `filter` offers, see {@link ToolCatalog.offered}),
+   * with JSON Schema 2020-12 input and output schemas.
+   */
+  describe(filter?: CatalogFilter): ToolDescription[] {
+    return (filter === undefined ? this.list() : this.offered(filter)).map((tool) => ({
       name: tool.name,
       description: tool.description,
       risk: tool.risk,
@@ -89,8 +117,25 @@ export class ToolCatalog {
       timeoutMs: tool.timeoutMs,
       permission: tool.permission,
       compensation: tool.compensation?.tool ?? null,
-      inputSchema: z.toJSONSchema(tool.input, { target: 'draft-2020-12', io: 'input' }) as Record<string, unknown>,
-      outputSchema: z.toJSONSchema(tool.output, { target: 'draft-2020-12', io: 'output' }) as Record<string, unknown>,
+      tags: tagsOf(tool),
+      inputSchema: tool.inputJsonSchema ?? (z.toJSONSchema(tool.input, { target: 'draft-2020-12', io: 'input' }) as Record<string, unknown>),
+      outputSchema: tool.outputJsonSchema ?? (z.toJSONSchema(tool.output, { target: 'draft-2020-12', io: 'output' }) as Record<string, unknown>),
     }));
   }
+}
+
+/** What {@link ToolCatalog.offered} narrows the catalog by; each field left out does not narrow. */
+export interface CatalogFilter {
+  /** Only tools a mission of this project may call now. */
+  readonly project?: string;
+  /** Only tools carrying every one of these tags. */
+  readonly tags?: readonly string[];
+  /** Only tools of these risk classes. */
+  readonly risks?: readonly RiskClass[];
+}
+
+/** A tool's tags: its connector (the name before the first dot) first, then its own, without repeats. */
+export function tagsOf(tool: AnyToolContract): string[] {
+  const connector = tool.name.split('.', 1)[0] ?? tool.name;
+  return [...new Set([connector, ...(tool.tags ?? [])])];
 }

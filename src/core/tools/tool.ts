@@ -102,6 +102,25 @@ export interface ToolContract<I = unknown, O = unknown> {
   /** Retry policy for retryable failures; absent means one attempt. */
   readonly retry?: RetryPolicy;
   /**
+   * Labels clients filter the catalog by (MCP `tools/list`, `GET /v1/tools?tag=`), e.g. `evidence` or
+   * `mcp`. The connector (the name before the first dot) is always one of the tool's tags.
+   */
+  readonly tags?: readonly string[];
+  /** Projects whose missions may call the tool; absent: every project. */
+  readonly projects?: readonly string[];
+  /**
+   * The input and output JSON Schemas as the tool's provider gave them (an external MCP server), shown
+   * by the catalog instead of the ones derived from `input` and `output`.
+   */
+  readonly inputJsonSchema?: Record<string, unknown>;
+  readonly outputJsonSchema?: Record<string, unknown>;
+  /**
+   * Why the tool may not be called now, in a sentence a person acts on (e.g. its definition changed
+   * and waits for operator review), or undefined when it may. Missions naming an unavailable tool are
+   * refused (`TOOL_UNAVAILABLE`) and the catalog does not list it for clients.
+   */
+  unavailable?(): string | undefined;
+  /**
    * What a call touches, from its arguments (service, environment, tier, labels); policy reads it as
    * `target`. Fields it leaves null are filled from the mission's labels.
    */
