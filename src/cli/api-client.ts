@@ -1,7 +1,7 @@
 import { ERROR_CODES, InterlockError, type ErrorCode, type InterlockErrorOptions } from '../core/errors.js';
 import type { Mission, MissionDetail } from '../core/missions/mission.js';
 import type { MissionFilter } from '../core/ports.js';
-import type { ApiClientOptions, ApprovalView, DiagnosisView, IncidentView, IntakeView, InterlockApi, KillSwitchView, MissionPage, SignalView, TicketSummaryView, TicketView } from './deps.js';
+import type { ApiClientOptions, ApprovalView, DiagnosisView, IncidentView, IntakeView, InterlockApi, KillSwitchView, McpServerView, McpToolView, MissionPage, SignalView, TicketSummaryView, TicketView } from './deps.js';
 
 /** Options of an {@link ApiError}. */
 interface ApiErrorOptions extends InterlockErrorOptions {
@@ -129,6 +129,23 @@ export function createApiClient(options: ApiClientOptions): InterlockApi {
       const body = await request('POST', '/v1/kill-switches/release', undefined, { scope });
       if (!isRecord(body) || !('killSwitch' in body)) throw invalid('POST', '/v1/kill-switches/release', 'something other than { killSwitch }');
       return (body.killSwitch ?? null) as KillSwitchView | null;
+    },
+    async listMcpServers() {
+      const body = await request('GET', '/v1/mcp/servers');
+      if (!isRecord(body) || !Array.isArray(body.servers)) throw invalid('GET', '/v1/mcp/servers', 'something other than { servers }');
+      return body.servers as McpServerView[];
+    },
+    async acceptMcpTool(server, tool) {
+      const path = `/v1/mcp/servers/${encodeURIComponent(server)}/tools/${encodeURIComponent(tool)}/accept`;
+      const body = await request('POST', path);
+      if (!isRecord(body) || !isRecord(body.tool)) throw invalid('POST', path, 'something other than { tool }');
+      return body.tool as unknown as McpToolView;
+    },
+    async rejectMcpTool(server, tool, reason) {
+      const path = `/v1/mcp/servers/${encodeURIComponent(server)}/tools/${encodeURIComponent(tool)}/reject`;
+      const body = await request('POST', path, undefined, reason === undefined ? {} : { reason });
+      if (!isRecord(body) || !isRecord(body.tool)) throw invalid('POST', path, 'something other than { tool }');
+      return body.tool as unknown as McpToolView;
     },
     async reloadPolicy() {
       const body = await request('POST', '/v1/policy/reload');

@@ -29,7 +29,15 @@ export function withApiOptions(command: Command): Command {
 export function apiFor(ctx: CliContext, command: Command): InterlockApi {
   const options = command.optsWithGlobals<ApiOptions>();
   const token = options.token ?? ctx.apiToken;
-  return ctx.deps.createApiClient({ baseUrl: options.url ?? configuredUrl(ctx, command), timeoutMs: options.timeout, ...(token === undefined ? {} : { token }) });
+  return ctx.deps.createApiClient({ baseUrl: apiBaseUrl(ctx, command), timeoutMs: options.timeout, ...(token === undefined ? {} : { token }) });
+}
+
+/**
+ * The API base URL of a subcommand of a group declared with {@link withApiOptions}: `--url`, else the
+ * configured server address. @throws CliError (exit 2) when no URL is given and `server.port` is 0.
+ */
+export function apiBaseUrl(ctx: CliContext, command: Command): string {
+  return command.optsWithGlobals<ApiOptions>().url ?? configuredUrl(ctx, command);
 }
 
 /** `http://<server.host>:<server.port>`, with a wildcard listen address replaced by loopback. */

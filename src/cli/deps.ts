@@ -1,8 +1,10 @@
 import type { InterlockConfig } from '../config/index.js';
 import type { KillSwitch } from '../core/guards/kill-switch.js';
+import type { McpServerStatus, McpToolStatus } from '../connectors/mcp/index.js';
 import type { DemoOptions, DemoReport } from '../server/demo.js';
 import type { EstateDemoOptions, EstateDemoReport } from '../server/estate-demo-types.js';
 import type { AuditExportReport, AuditExportRunOptions } from '../server/audit-export.js';
+import type { StdioBridgeOptions } from '../server/mcp/stdio-bridge.js';
 import type { ApprovalRequest, ApprovalStatus, VoteDecision } from '../core/approvals/approval.js';
 import type { ApprovalAction, IdentityStore, MissionFilter } from '../core/ports.js';
 import type { Mission, MissionDetail } from '../core/missions/mission.js';
@@ -30,6 +32,11 @@ export interface CliDeps extends ServerMain {
    * @throws `INPUT_INVALID` when `options.from` is out of range or given for other than one sink
    */
   exportAudit?(config: InterlockConfig, options: AuditExportRunOptions): Promise<AuditExportReport>;
+  /**
+   * Relays MCP over stdio to a running server's `/mcp` until either side closes, for `interlock mcp`
+   * (`runStdioBridge` in `src/server/mcp/stdio-bridge.ts`). Optional like `openAudit`.
+   */
+  mcpBridge?(options: Omit<StdioBridgeOptions, 'stdio'>): Promise<void>;
 }
 
 /**
@@ -137,7 +144,7 @@ export interface ApiClientOptions {
 }
 
 /** Every endpoint group of the HTTP API the CLI uses. */
-export interface InterlockApi extends MissionsApi, ApprovalsApi, GovernanceApi, SignalsApi, TicketsApi {}
+export interface InterlockApi extends MissionsApi, ApprovalsApi, GovernanceApi, SignalsApi, TicketsApi, McpServersApi {}
 
 /** A ticket as `GET /v1/tickets` lists it (times in ms since the epoch). */
 export interface TicketSummaryView {
@@ -262,6 +269,21 @@ export interface GovernanceApi {
   /** Null when the switch was not engaged. */
   releaseKillSwitch(scope: string): Promise<KillSwitchView | null>;
   reloadPolicy(): Promise<{ changed: boolean; digest: string; files: string[] }>;
+}
+
+/** An external MCP server as `GET /v1/mcp/servers` shows it (docs/connectors/mcp.md). */
+export type McpServerView = McpServerStatus;
+/** One of its tools. */
+export type McpToolView = McpToolStatus;
+
+/**
+ * The admin endpoints of the MCP gateway: external MCP servers and the review of their held tools.
+ * Every method rejects with an `ApiError` (`FORBIDDEN` without the admin role; `MCP_TOOL_NOT_HELD`…).
+ */
+export interface McpServersApi {
+  listMcpServers(): Promise<McpServerView[]>;
+  acceptMcpTool(server: string, tool: string): Promise<McpToolView>;
+  rejectMcpTool(server: string, tool: string, reason?: string): Promise<McpToolView>;
 }
 
 /** An action of an approval request as the API shows it: the exact call and, when a tool can compute one, a diff. */

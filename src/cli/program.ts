@@ -10,6 +10,8 @@ import { registerDemoCommand } from './commands/demo.js';
 import { registerDoctorCommand } from './commands/doctor.js';
 import { registerEstateCommand } from './commands/estate.js';
 import { registerKillSwitchCommand } from './commands/kill-switch.js';
+import { registerMcpCommand } from './commands/mcp.js';
+import { registerMcpServersCommand } from './commands/mcp-servers.js';
 import { registerMissionsCommand } from './commands/missions.js';
 import { registerSignalsCommands } from './commands/signals.js';
 import { registerTicketsCommand } from './commands/tickets.js';
@@ -65,6 +67,8 @@ export function createProgram(ctx: CliContext): Command {
   registerTokensCommand(program, ctx);
   registerAuditCommand(program, ctx);
   registerEstateCommand(program, ctx);
+  registerMcpCommand(program, ctx);
+  registerMcpServersCommand(program, ctx);
   return program;
 }
 

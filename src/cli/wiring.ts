@@ -20,6 +20,7 @@ export function createDefaultDeps(): CliDeps {
     openIdentity: async (config) => (await load()).openIdentity(config),
     openAudit: async (config) => (await importAuditWiring()).openAudit(config),
     exportAudit: async (config, options) => (await importAuditWiring()).exportAudit(config, options),
+    mcpBridge: async (options) => (await import('../server/mcp/stdio-bridge.js')).runStdioBridge(options),
     createApiClient,
   };
 }

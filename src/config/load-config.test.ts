@@ -84,6 +84,8 @@ describe('loadConfig defaults', () => {
           services: [],
         },
       },
+      auth: { authorizationServers: [] },
+      mcp: { server: { enabled: true, rateLimit: { capacity: 60, refillPerSecond: 10 }, allowedOrigins: [], callWaitMs: 30_000 }, servers: [] },
     });
   });
 

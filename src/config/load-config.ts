@@ -90,7 +90,7 @@ const CONFIG_FLAGS = {
  * Keys holding filesystem paths: resolved against the file's directory when a file sets them. A `*`
  * segment stands for every item of a list.
  */
-const PATH_KEYS: ReadonlyArray<readonly string[]> = [['dataDir'], ['database', 'embedded', 'dataDir'], ['connectors', 'files', 'root'], ['policy', 'dir'], ['runbooks', 'dir'], ['audit', 'signingKeyFile'], ['audit', 'export', 'sinks', '*', 'path'], ['connectors', 'changes', 'git', '*', 'path'], ['connectors', 'changes', 'deployLog'], ['connectors', 'logs', 'files', '*', 'path'], ['connectors', 'nginx', 'mainConfig'], ['connectors', 'nginx', 'confDir'], ['connectors', 'nginx', 'pidFile'], ['connectors', 'postgres', 'services', '*', 'pool', 'file'], ['connectors', 'releases', 'root'], ['connectors', 'releases', 'deployLog'], ['connectors', 'releases', 'gitDir'], ['connectors', 'scale', 'nginx', 'mainConfig'], ['connectors', 'scale', 'nginx', 'confDir'], ['connectors', 'scale', 'nginx', 'pidFile']];
+const PATH_KEYS: ReadonlyArray<readonly string[]> = [['dataDir'], ['database', 'embedded', 'dataDir'], ['connectors', 'files', 'root'], ['policy', 'dir'], ['runbooks', 'dir'], ['audit', 'signingKeyFile'], ['audit', 'export', 'sinks', '*', 'path'], ['connectors', 'changes', 'git', '*', 'path'], ['connectors', 'changes', 'deployLog'], ['connectors', 'logs', 'files', '*', 'path'], ['connectors', 'nginx', 'mainConfig'], ['connectors', 'nginx', 'confDir'], ['connectors', 'nginx', 'pidFile'], ['connectors', 'postgres', 'services', '*', 'pool', 'file'], ['connectors', 'releases', 'root'], ['connectors', 'releases', 'deployLog'], ['connectors', 'releases', 'gitDir'], ['connectors', 'scale', 'nginx', 'mainConfig'], ['connectors', 'scale', 'nginx', 'confDir'], ['connectors', 'scale', 'nginx', 'pidFile'], ['auth', 'jwt', 'publicKeyFile']];
 
 /** The file read when neither `--config` nor `INTERLOCK_CONFIG` names one, if it exists. */
 const DEFAULT_CONFIG_FILE = 'interlock.yaml';
@@ -171,6 +171,7 @@ export function loadConfig(options: LoadConfigOptions): InterlockConfig {
     runbooks: config.runbooks.dir === undefined ? config.runbooks : { ...config.runbooks, dir: resolve(cwd, config.runbooks.dir) },
     audit: { ...config.audit, signingKeyFile: resolve(cwd, config.audit.signingKeyFile), export: { ...config.audit.export, sinks } },
     notifications: { ...config.notifications, webhooks },
+    auth: config.auth.jwt?.publicKeyFile === undefined ? config.auth : { ...config.auth, jwt: { ...config.auth.jwt, publicKeyFile: resolve(cwd, config.auth.jwt.publicKeyFile) } },
   });
 }
 

@@ -5,6 +5,7 @@ import { BuiltinConfigSchema } from '../connectors/builtin/index.js';
 import { ChangesConfigSchema } from '../connectors/changes/index.js';
 import { FilesConfigSchema } from '../connectors/files/index.js';
 import { LogsConfigSchema } from '../connectors/logs/index.js';
+import { ExternalMcpServersConfigSchema } from '../connectors/mcp/index.js';
 import { NginxConfigSchema } from '../connectors/nginx/index.js';
 import { PostgresConfigSchema } from '../connectors/postgres/index.js';
 import { PrometheusConfigSchema } from '../connectors/prometheus/index.js';
@@ -15,6 +16,7 @@ import { DiagnosisConfigSchema } from '../connectors/diagnosis/diagnosis-config.
 import { RunbooksConfigSchema } from '../connectors/runbooks/runbooks-config.js';
 import { IncidentsConfigSchema, IntakeConfigSchema } from './intake-config.js';
 import { NotificationsConfigSchema } from './notifications-config.js';
+import { AuthConfigSchema, McpServerConfigSchema } from './auth-config.js';
 import { isSecretKey } from '../core/audit/entry.js';
 import { AUTONOMY_LEVELS } from '../core/guards/autonomy.js';
 import { EFFECTS, SHIPPED_DEFAULT_EFFECTS } from '../core/review/decision.js';
@@ -291,6 +293,15 @@ const InterlockConfigObjectSchema = z
     diagnosis: DiagnosisConfigSchema.prefault({}),
     log: LogConfigSchema.prefault({}),
     connectors: ConnectorsConfigSchema.prefault({}),
+    auth: AuthConfigSchema.prefault({}).describe('Authentication besides API tokens: JWT bearer tokens from an OAuth 2.1 authorization server (docs/security.md).'),
+    mcp: z
+      .object({
+        server: McpServerConfigSchema.prefault({}).describe('Interlock\'s own MCP endpoint, /mcp (docs/security.md).'),
+        servers: ExternalMcpServersConfigSchema.describe('External MCP servers as governed tool providers (the gateway); their tools are `<name>.<tool>` in the catalog (docs/connectors/mcp.md).'),
+      })
+      .strict()
+      .prefault({})
+      .describe('The Model Context Protocol: Interlock as an MCP server.'),
   })
   .strict();
 
@@ -308,6 +319,7 @@ export const InterlockConfigSchema = InterlockConfigObjectSchema.transform((conf
   },
   connectors: { ...config.connectors, files: { ...config.connectors.files, root: config.connectors.files.root ?? join(config.dataDir, 'files') } },
   audit: { ...config.audit, signingKeyFile: config.audit.signingKeyFile ?? join(config.dataDir, 'audit-signing.key') },
+  auth: { ...config.auth, authorizationServers: config.auth.authorizationServers.length > 0 || config.auth.jwt === undefined ? config.auth.authorizationServers : [config.auth.jwt.issuer] },
 }));
 
 /** A value and everything inside it made read-only. */
@@ -344,6 +356,12 @@ export type NotificationsConfig = InterlockConfig['notifications'];
 export type LogConfig = InterlockConfig['log'];
 /** Resolved connector settings, one key per connector. */
 export type ConnectorsConfig = InterlockConfig['connectors'];
+/** Resolved authentication settings; `authorizationServers` holds `jwt.issuer` when it was left empty. */
+export type AuthConfig = InterlockConfig['auth'];
+/** Resolved JWT bearer token settings (`auth.jwt`), when set. */
+export type JwtAuthConfig = NonNullable<AuthConfig['jwt']>;
+/** Resolved settings of Interlock's own MCP endpoint (`mcp.server`). */
+export type McpServerConfig = InterlockConfig['mcp']['server'];
 
 /**
  * The keys a strict object at `path` accepts, for "did you mean" hints on unknown keys; empty when

@@ -37,6 +37,7 @@ export const ERROR_CODES = {
   TICKET_NOT_FOUND: { kind: 'not_found', status: 404, summary: 'No ticket has the given ID, or the incident has no ticket yet.' },
   INTAKE_OVERLOADED: { kind: 'unavailable', status: 503, summary: 'As INTAKE_BUSY, answered 503 for a source whose sender retries only 5xx (Alertmanager); send again after Retry-After seconds.' },
   INTAKE_BUSY: { kind: 'unavailable', status: 429, summary: 'The worker is handling intake.maxInFlight intake requests already; send again after Retry-After seconds.' },
+  RATE_LIMITED: { kind: 'unavailable', status: 429, summary: 'The client sent more requests than its rate limit allows (mcp.server.rateLimit); send again after Retry-After seconds.' },
   ROUTE_NOT_FOUND: { kind: 'not_found', status: 404, summary: 'No API route matches the method and path.' },
   MISSION_ALREADY_FINISHED: { kind: 'conflict', status: 409, summary: 'The mission has already finished; it cannot be cancelled or changed.' },
   IDEMPOTENCY_KEY_REUSED: { kind: 'conflict', status: 409, summary: 'The idempotency key was used before for a different mission request.' },
@@ -45,6 +46,12 @@ export const ERROR_CODES = {
   TOOL_UNAVAILABLE: { kind: 'conflict', status: 409, summary: 'A step names a tool that may not be called now (held for operator review, or not offered in the mission\'s project).' },
   TOOL_FAILED: { kind: 'connector', status: 502, summary: 'A tool call failed; `retryable` says whether trying again can help.' },
   TOOL_TIMEOUT: { kind: 'connector', status: 504, summary: 'A tool call did not finish within its timeout; its outcome is unknown.' },
+  MCP_TOOL_HELD: { kind: 'connector', status: 409, summary: "An external MCP server's tool changed (or is new) and is held until an operator reviews it; calls are refused until it is accepted." },
+  MCP_SERVER_UNAVAILABLE: { kind: 'connector', status: 503, summary: 'An external MCP server is not connected, or its circuit breaker is open after consecutive failed calls; try again after its cooldown.' },
+  MCP_RESULT_TOO_LARGE: { kind: 'connector', status: 502, summary: "An external MCP server's tool result is larger than the server's maxResultBytes; it was discarded." },
+  MCP_SERVER_NOT_FOUND: { kind: 'not_found', status: 404, summary: 'No external MCP server of that name is configured (mcp.servers).' },
+  MCP_TOOL_NOT_FOUND: { kind: 'not_found', status: 404, summary: 'The external MCP server has never offered a tool of that name.' },
+  MCP_TOOL_NOT_HELD: { kind: 'conflict', status: 409, summary: 'The tool is not held for review, so there is nothing to accept or reject.' },
   TOOL_OUTPUT_INVALID: { kind: 'connector', status: 502, summary: "A tool returned a result that violates its output schema." },
   DATABASE_UNREACHABLE: { kind: 'unavailable', status: 503, summary: 'PostgreSQL could not be reached; check DATABASE_URL or the embedded server.' },
   EMBEDDED_POSTGRES_FAILED: { kind: 'unavailable', status: 503, summary: 'The embedded PostgreSQL server could not be initialised or started.' },
@@ -172,7 +179,7 @@ export class ConnectorError extends InterlockError {
   readonly systemStatus: string | number | undefined;
   readonly retryable: boolean;
   readonly outcomeUnknown: boolean;
-  constructor(code: 'TOOL_FAILED' | 'TOOL_TIMEOUT' | 'TOOL_OUTPUT_INVALID' | 'DATABASE_UNREACHABLE' | 'EMBEDDED_POSTGRES_FAILED', message: string, options: ConnectorErrorOptions) {
+  constructor(code: 'TOOL_FAILED' | 'TOOL_TIMEOUT' | 'TOOL_OUTPUT_INVALID' | 'DATABASE_UNREACHABLE' | 'EMBEDDED_POSTGRES_FAILED' | 'MCP_TOOL_HELD' | 'MCP_SERVER_UNAVAILABLE' | 'MCP_RESULT_TOO_LARGE', message: string, options: ConnectorErrorOptions) {
     super(code, message, {
       cause: options.cause,
       details: { ...options.details, system: options.system, status: options.status, retryable: options.retryable, outcomeUnknown: options.outcomeUnknown ?? false },

@@ -101,7 +101,8 @@ export async function reviewRound(input: {
     const autonomy = resolveAutonomy(input.autonomy.rules, input.autonomy.default, { tool: tool.name, risk: tool.risk, tier: target.tier });
     suggest ||= autonomy.level === 'suggest';
     notify ||= autonomy.level === 'auto-notify';
-    const adjusted = applyAutonomy(decided, autonomy);
+    // A requester asking for approval can only make the decision stricter (like autonomy `approve`).
+    const adjusted = applyAutonomy(applyAutonomy(decided, autonomy), mission.request.requireApproval === true ? { level: 'approve', rule: 'request/require-approval' } : autonomy);
     decisions.push(adjusted.effect === 'require_approval' && adjusted.approval === null ? { ...adjusted, approval: input.defaultApproval } : adjusted);
   }
   let combined = combineDecisions(decisions, { effect: 'allow', reasons: [{ rule: 'default/empty-plan', effect: 'allow', message: 'nothing to execute' }] });

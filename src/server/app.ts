@@ -21,6 +21,9 @@ import { missionRoutes } from './routes/missions.js';
 import { missionReportRoutes } from './routes/report.js';
 import { operationsRoutes, type Readiness } from './routes/operations.js';
 import { toolRoutes } from './routes/tools.js';
+import { registerMcpEndpoint, type McpEndpoint, type McpHttpOptions } from './mcp/http.js';
+import { oauthMetadataRoutes, type OAuthMetadataOptions } from './oauth-metadata.js';
+import { mcpServersRoutes, type McpServersRoutesOptions } from './routes/mcp-servers.js';
 
 /** Largest request body accepted by default: 1 MiB. */
 const DEFAULT_BODY_LIMIT_BYTES = 1_048_576;
@@ -75,6 +78,15 @@ export interface AppDeps {
   readonly signals?: Omit<SignalRoutesOptions, 'authenticator'>;
   /** Tickets (`/v1/tickets`, `/v1/incidents/:id/ticket`); absent, they are not served. */
   readonly tickets?: TicketReader;
+  /**
+   * The MCP endpoint at `/mcp` (Streamable HTTP; `mcp/http.ts`), authenticated by `authenticator`;
+   * absent, it is not served. `onEndpoint` receives its handle (tool-list changes).
+   */
+  readonly mcp?: Omit<McpHttpOptions, 'authenticator'> & { readonly onEndpoint?: (endpoint: McpEndpoint) => void };
+  /** External MCP servers (the gateway) for `/v1/mcp/servers`; absent: none configured (the list is empty). */
+  readonly mcpGateway?: McpServersRoutesOptions['gateway'];
+  /** The OAuth protected-resource metadata (RFC 9728) served at `/.well-known/oauth-protected-resource[/mcp]`; absent, not served. */
+  readonly oauthMetadata?: OAuthMetadataOptions;
   /** The tools `GET /v1/tools` describes. */
   readonly catalog: ToolCatalog;
   /** Where HTTP request durations go; `/metrics` renders its registry. */
@@ -153,6 +165,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (deps.tickets !== undefined) await api.register(ticketRoutes, { prefix: '/v1', tickets: deps.tickets });
   await api.register(operationsRoutes, { version: deps.version, ready: () => deps.ready(), metrics: deps.metrics });
   api.get('/openapi.json', { schema: { hide: true, security: [] } }, () => app.swagger());
+  await api.register(mcpServersRoutes, { prefix: '/v1', gateway: deps.mcpGateway });
+  if (deps.oauthMetadata !== undefined) await api.register(oauthMetadataRoutes, deps.oauthMetadata);
+  if (deps.mcp !== undefined) {
+    const endpoint = registerMcpEndpoint(app, { ...deps.mcp, authenticator: deps.authenticator });
+    deps.mcp.onEndpoint?.(endpoint);
+  }
 
   return app;
 }

@@ -7,15 +7,25 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AccessError, InternalError } from '../core/errors.js';
 import { authorize, type Permission, type Principal } from '../core/identity/identity.js';
 import type { Authenticator } from '../core/ports.js';
+import { OAUTH_PUBLIC_PATHS } from './oauth-metadata.js';
 
-/** Paths answered without a token: liveness, readiness, metrics and the API description. */
-const PUBLIC_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics', '/openapi.json']);
+/**
+ * Paths answered without a token: liveness, readiness, metrics, the API description, and the OAuth
+ * protected-resource metadata (RFC 9728) a client reads to learn where to get a token.
+ */
+const PUBLIC_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics', '/openapi.json', ...OAUTH_PUBLIC_PATHS]);
 
 /**
  * Path prefixes whose routes authenticate each request themselves, by the rules of what they serve:
  * signal intake, where a source takes an API token or an HMAC signature (`routes/signals.ts`).
  */
 const SELF_AUTHENTICATED_PREFIXES: readonly string[] = ['/v1/signals/'];
+
+/**
+ * Paths whose routes authenticate each request themselves: the MCP endpoint, which answers a 401
+ * with a `WWW-Authenticate` challenge naming its protected-resource metadata (`mcp/http.ts`).
+ */
+const SELF_AUTHENTICATED_PATHS: ReadonlySet<string> = new Set(['/mcp']);
 
 const BEARER = /^Bearer +(\S+) *$/i;
 
@@ -32,7 +42,7 @@ const principals = new WeakMap<FastifyRequest, Principal>();
 export function addAuthentication(app: FastifyInstance, authenticator: Authenticator, now: () => number = Date.now): void {
   app.addHook('onRequest', async (request) => {
     const path = request.url.split('?', 1)[0] ?? '';
-    if (PUBLIC_PATHS.has(path) || SELF_AUTHENTICATED_PREFIXES.some((prefix) => path.startsWith(prefix))) return;
+    if (PUBLIC_PATHS.has(path) || SELF_AUTHENTICATED_PATHS.has(path) || SELF_AUTHENTICATED_PREFIXES.some((prefix) => path.startsWith(prefix))) return;
     await authenticateRequest(request, authenticator, now());
   });
 }

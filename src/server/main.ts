@@ -23,11 +23,12 @@ import { InternalError, isInterlockError } from '../core/errors.js';
 import type { MissionRequestInput } from '../core/missions/mission.js';
 import type { IdentityStore } from '../core/ports.js';
 import { ToolCatalog } from '../core/tools/catalog.js';
+import { createMcpGateway, type McpGateway } from '../connectors/mcp/index.js';
 import type { AnyToolContract } from '../core/tools/tool.js';
 import { createMissionEngine, migrateDurableState, type MissionEngine } from '../engine/engine.js';
 import { createPolicySource, type PolicySource } from '../engine/policy-loader.js';
 import type { EngineObserver } from '../engine/mission-workflow.js';
-import { checkConnection, createDatabase, migrateToLatest, withAdvisoryLock, PgApprovalStore, PgAuditLog, PgGuardStore, PgIdentityStore, migrationStatus, PgMissionStore, PgSignalStore, PgTicketStore, PgWorkerRegistry, startEmbeddedPostgres, type DatabaseHandle, type MigrationReport } from '../store/index.js';
+import { checkConnection, createDatabase, migrateToLatest, withAdvisoryLock, PgApprovalStore, PgAuditLog, PgGuardStore, PgIdentityStore, PgMcpPinStore, migrationStatus, PgMissionStore, PgSignalStore, PgTicketStore, PgWorkerRegistry, startEmbeddedPostgres, type DatabaseHandle, type MigrationReport } from '../store/index.js';
 import { isTransientDatabaseError } from '../store/transient.js';
 import { buildApp } from './app.js';
 import { Approvals } from './approvals.js';
@@ -38,6 +39,10 @@ import { recordConfig } from './config-audit.js';
 import { prepareSources, SignalIntake } from './intake.js';
 import { createDiagnosisConnector, createDiagnosisWaitTool, planIncidentDiagnosis } from '../connectors/diagnosis/index.js';
 import { createMetrics, type InterlockMetrics } from './metrics.js';
+import { defaultAllowedHosts } from './dns-rebinding.js';
+import { createRateLimiter } from './rate-limit.js';
+import { combineAuthenticators, createJwtAuthenticator } from './jwt-auth.js';
+import type { McpEndpoint } from './mcp/http.js';
 
 /** Interlock's package version. */
 export const VERSION: string = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
@@ -161,6 +166,8 @@ export interface RunningInterlock {
    * mission on its incident's ticket, its audit entry and its notifications) and the API's reader.
    */
   readonly tickets: PgTicketStore;
+  /** The gateway to the external MCP servers of `mcp.servers` (docs/connectors/mcp.md); absent when none is configured. */
+  readonly mcpGateway?: McpGateway;
   /** Stops taking requests and work, then closes the engine and the database. */
   stop(): Promise<void>;
 }
@@ -203,6 +210,8 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
   let exporter: AuditExporter | undefined;
   let notifications: NotificationDispatcher | undefined;
   let intakeSweep: NodeJS.Timeout | undefined;
+  let mcpGateway: McpGateway | undefined;
+  let mcpEndpoint: McpEndpoint | undefined;
   try {
     const store = new PgMissionStore(database.handle.db);
     const signals = new PgSignalStore(database.handle.db);
@@ -239,6 +248,18 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
     // below and started before the approvals' sweep, the only other caller of `notify`).
     // One audit log for the engine, approvals, policy reloads and the API.
     const auditLog = new PgAuditLog(database.handle.db);
+    // External MCP servers: their tools join the catalog as they are listed (held when new or changed);
+    // a server that cannot be reached is retried and does not stop the start.
+    if (config.mcp.servers.length > 0) {
+      mcpGateway = await createMcpGateway({
+        servers: config.mcp.servers, pins: new PgMcpPinStore(database.handle.db), audit: auditLog, logger, env: process.env,
+        clientInfo: { name: 'interlock', version: VERSION }, onToolAdded: (tool) => catalog.register(tool),
+        // MCP clients of /mcp are told when the tools they may call change.
+        onToolsChanged: () => void mcpEndpoint?.toolListChanged(),
+        ...(options.now === undefined ? {} : { now: options.now }),
+      });
+      catalog.check();
+    }
     // Tickets and their notifications (docs/tickets.md): a missing webhook signing key stops the start;
     // the dispatcher is started with the engine and woken whenever this worker queues a delivery.
     const dispatcher = config.notifications.webhooks.length === 0 ? undefined : createNotificationDispatcher({ db: database.handle.db, notifications: config.notifications, logger });
@@ -348,9 +369,37 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
       countByStage: () => store.countByStage(),
       queueDepth: async () => (await within(READY_CHECK_MS, () => engine.health())).queueDepth,
     });
+    // Interlock's own MCP endpoint (/mcp): the same catalog, gates and audit as every other caller.
+    const mcpServer = config.mcp.server;
+    // Where the API listens, known once it does (server.port may be 0).
+    const listening: { port?: number; url?: string } = {};
+    const publicUrl = (): string => mcpServer.publicUrl ?? listening.url ?? `http://${config.server.host}:${config.server.port}`;
+    const allowedHosts = (): readonly string[] => mcpServer.allowedHosts ?? defaultAllowedHosts({ host: config.server.host, port: listening.port ?? config.server.port, ...(mcpServer.publicUrl === undefined ? {} : { publicUrl: mcpServer.publicUrl }) });
+    // API tokens, and JWTs from the configured OAuth authorization server, name the same principals.
+    const authenticator = combineAuthenticators(identity, config.auth.jwt === undefined ? undefined : createJwtAuthenticator(config.auth.jwt, identity));
     const app = await buildApp({
       missions: engine,
-      authenticator: identity,
+      authenticator,
+      ...(mcpGateway === undefined ? {} : { mcpGateway }),
+      oauthMetadata: {
+        ...(mcpServer.publicUrl === undefined ? {} : { publicUrl: mcpServer.publicUrl }),
+        authorizationServers: config.auth.authorizationServers,
+        ...(config.auth.jwt?.requiredScopes === undefined ? {} : { scopesSupported: config.auth.jwt.requiredScopes }),
+      },
+      ...(mcpServer.enabled ? {
+        mcp: {
+          deps: {
+            catalog, missions: engine, approvals, auditReader: audit, audit: audit.log, incidents: signals,
+            ...(config.runbooks.dir === undefined ? {} : { runbooksDir: config.runbooks.dir }),
+            ...(config.policy.dir === undefined ? {} : { policiesDir: config.policy.dir }),
+            publicUrl, callWaitMs: mcpServer.callWaitMs, version: VERSION, ...(options.now === undefined ? {} : { now: options.now }),
+          },
+          hostPolicy: () => ({ allowedHosts: allowedHosts(), allowedOrigins: mcpServer.allowedOrigins }),
+          rateLimiter: createRateLimiter({ capacity: mcpServer.rateLimit.capacity, refillPerSecond: mcpServer.rateLimit.refillPerSecond }),
+          ...(mcpServer.publicUrl === undefined ? {} : { publicUrl: mcpServer.publicUrl }),
+          onEndpoint: (endpoint) => { mcpEndpoint = endpoint; },
+        },
+      } : {}),
       approvals,
       audit,
       signals: { intake, store: signals, missions: engine, maxInFlight: config.intake.maxInFlight, retryAfterSeconds: config.intake.retryAfterSeconds },
@@ -379,6 +428,8 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
       },
     });
     const address = await app.listen({ host: config.server.host, port: config.server.port });
+    const bound = app.server.address();
+    Object.assign(listening, { port: typeof bound === 'object' && bound !== null ? bound.port : config.server.port, url: address });
     logger.info({ url: address, workerId }, 'Interlock is serving');
     let stopped = false;
     return {
@@ -388,6 +439,7 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
       identity,
       audit,
       tickets,
+      ...(mcpGateway === undefined ? {} : { mcpGateway }),
       app,
       database,
       metrics,
@@ -404,6 +456,7 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
         await exporter?.stop();
         await notifications?.stop();
         await engine.stop();
+        await mcpGateway?.stop();
         if (options.database === undefined) await database.close();
       },
     };
@@ -414,6 +467,7 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
     await exporter?.stop();
     await notifications?.stop();
     await started?.stop().catch((stopError: unknown) => logger.warn({ err: stopError }, 'engine did not stop cleanly after a failed start'));
+    await mcpGateway?.stop();
     if (options.database === undefined) await database.close();
     throw error;
   }

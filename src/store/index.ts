@@ -13,3 +13,4 @@ export { PgWorkerRegistry } from './worker-registry.js';
 export { PgNotificationOutbox, type ClaimedNotification } from './notification-outbox.js';
 export { PgTicketStore, type NotificationRecord, type NotificationTarget, type PgTicketStoreOptions, type TicketFilter } from './ticket-store.js';
 export { PgSignalStore, incidentTitle, type IncidentFilter, type IncidentRecord, type IntakeInput, type IntakeResult, type SignalOutcome, type SignalRecord, type TouchedIncident } from './signal-store.js';
+export { PgMcpPinStore, type McpAcceptedPin, type McpHeldPin, type McpToolPinRecord } from './mcp-pin-store.js';

@@ -54,7 +54,7 @@ describe('migrateToLatest', () => {
     const status = await migrationStatus(db);
     expect(status.map((migration) => migration.name)).toEqual(ALL);
     for (const migration of status) expect(migration.appliedAt).toBeGreaterThanOrEqual(before - 1_000);
-    expect(await tableNames(connect())).toEqual(['action_log', 'api_tokens', 'approval_votes', 'approvals', 'audit_checkpoints', 'audit_entries', 'audit_export_cursors', 'audit_tree_nodes', 'frozen_actions', 'incidents', 'kill_switches', 'kysely_migration', 'kysely_migration_lock', 'mission_steps', 'mission_transitions', 'missions', 'notification_outbox', 'principals', 'signal_intakes', 'signals', 'ticket_missions', 'tickets', 'workers']);
+    expect(await tableNames(connect())).toEqual(['action_log', 'api_tokens', 'approval_votes', 'approvals', 'audit_checkpoints', 'audit_entries', 'audit_export_cursors', 'audit_tree_nodes', 'frozen_actions', 'incidents', 'kill_switches', 'kysely_migration', 'kysely_migration_lock', 'mcp_tool_pins', 'mission_steps', 'mission_transitions', 'missions', 'notification_outbox', 'principals', 'signal_intakes', 'signals', 'ticket_missions', 'tickets', 'workers']);
   });
 
   it('applies each migration exactly once when several processes migrate at once', async () => {

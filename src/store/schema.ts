@@ -354,6 +354,22 @@ export interface NotificationOutboxTable {
 }
 
 /**
+ * `interlock.mcp_tool_pins`: per (server, tool) of an external MCP server, the accepted definition's
+ * digest and the definition held for review, if any.
+ */
+export interface McpToolPinsTable {
+  server: string;
+  tool: string;
+  accepted_digest: string | null;
+  accepted_definition: ColumnType<unknown, string | null, string | null>;
+  accepted_at: NullableTimestamp;
+  accepted_by: string | null;
+  held_digest: string | null;
+  held_definition: ColumnType<unknown, string | null, string | null>;
+  held_at: NullableTimestamp;
+}
+
+/**
  * The Kysely database type of Interlock's tables, for `Kysely<Database>`. Keys are qualified with
  * {@link SCHEMA}: `db.selectFrom('interlock.missions')`.
  */
@@ -379,6 +395,7 @@ export interface Database {
   'interlock.tickets': TicketsTable;
   'interlock.ticket_missions': TicketMissionsTable;
   'interlock.notification_outbox': NotificationOutboxTable;
+  'interlock.mcp_tool_pins': McpToolPinsTable;
 }
 
 /** A `missions` row as selected. */

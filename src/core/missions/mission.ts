@@ -56,6 +56,7 @@ export const MissionRequestSchema = z
     agent: z.string().min(1).max(200).optional().describe('The agent that proposed the plan; set by Interlock from the caller when an agent calls.'),
     confidence: z.number().min(0).max(1).optional().describe('Confidence of the top hypothesis behind the plan, 0..1.'),
     hypothesis: z.string().max(500).optional().describe('The top hypothesis behind the plan, in a line.'),
+    requireApproval: z.boolean().optional().describe("Ask a person's approval before the plan runs even where policy and autonomy would let it run on its own; it never loosens a decision (a deny stays a deny)."),
     shadow: z.boolean().default(false).describe('Shadow mode: review the plan and record what would run, execute nothing.'),
     notBefore: z.int().min(0).optional().describe('Start work (context, plan, review) no earlier than this, ms since the epoch: a durable wait, e.g. a revert after a quiet period. A cancel request ends the wait.'),
   })

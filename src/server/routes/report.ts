@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod';
 import { missionReport, type MissionReportRecord } from '../../core/audit/report.js';
+import type { MissionDetail } from '../../core/missions/mission.js';
 import type { MissionService } from '../../core/ports.js';
 import type { AuditCheckpointRecord, AuditPage, AuditQuery } from '../../store/index.js';
 import { requirePermission } from '../auth.js';
@@ -30,6 +31,22 @@ async function readAll(audit: MissionReportAudit, query: AuditQuery): Promise<Mi
     if (page.next === null) return records;
     after = page.next;
   }
+}
+
+/**
+ * The mission report of `mission` (`missionReport`, Markdown) from the audit log: its entries, the
+ * policy changes of its time span, the kill-switch changes before its end (`now` for a running
+ * mission, ms since the epoch) and the latest checkpoint. The caller checks `missions:read`.
+ */
+export async function buildMissionReport(mission: MissionDetail, audit: MissionReportAudit, now: number): Promise<string> {
+  const end = (mission.finishedAt ?? now) + 1;
+  const [own, policy, killSwitches, checkpoint] = await Promise.all([
+    readAll(audit, { missionId: mission.id }),
+    readAll(audit, { kinds: ['policy.changed'], since: mission.createdAt, until: end }),
+    readAll(audit, { kinds: ['kill_switch.changed'], until: end }),
+    audit.latestCheckpoint(),
+  ]);
+  return missionReport({ mission, records: [...own, ...policy, ...killSwitches], checkpoint: checkpoint ?? null });
 }
 
 /**
@@ -63,15 +80,7 @@ export const missionReportRoutes: FastifyPluginCallbackZod<MissionReportRoutesOp
     async (request, reply) => {
       const mission = await missions.get(request.params.id);
       requirePermission(request, 'missions:read', mission.project);
-      const end = (mission.finishedAt ?? now()) + 1;
-      const [own, policy, killSwitches, checkpoint] = await Promise.all([
-        readAll(audit, { missionId: mission.id }),
-        readAll(audit, { kinds: ['policy.changed'], since: mission.createdAt, until: end }),
-        readAll(audit, { kinds: ['kill_switch.changed'], until: end }),
-        audit.latestCheckpoint(),
-      ]);
-      const report = missionReport({ mission, records: [...own, ...policy, ...killSwitches], checkpoint: checkpoint ?? null });
-      return reply.type('text/markdown; charset=utf-8').send(report);
+      return reply.type('text/markdown; charset=utf-8').send(await buildMissionReport(mission, audit, now()));
     },
   );
   done();

@@ -6,6 +6,7 @@ import { migration0004Audit } from './0004-audit.js';
 import { migration0005AuditQueryExport } from './0005-audit-query-export.js';
 import { migration0006SignalsIncidents } from './0006-signals-incidents.js';
 import { migration0007Tickets } from './0007-tickets.js';
+import { migration0008McpToolPins } from './0008-mcp-tool-pins.js';
 
 /**
  * Every schema migration, by name, in the order they apply (names sort in that order). A static
@@ -20,4 +21,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0005-audit-query-export': migration0005AuditQueryExport,
   '0006-signals-incidents': migration0006SignalsIncidents,
   '0007-tickets': migration0007Tickets,
+  '0008-mcp-tool-pins': migration0008McpToolPins,
 };
