@@ -5,16 +5,18 @@
 import { createRequire } from 'node:module';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { ToolListChangedNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { TOOL_META_KEY } from '../../src/server/mcp/mcp-server.js';
 import { createPrincipalWithToken, startTestInterlock, type TestInterlock } from '../support/interlock.js';
 
 const require = createRequire(import.meta.url);
 const EVERYTHING = join(dirname(require.resolve('@modelcontextprotocol/server-everything/package.json')), 'dist/index.js');
+const HOSTILE = fileURLToPath(new URL('../fixtures/mcp/hostile-server.mjs', import.meta.url));
 
 let it_: TestInterlock;
 let dir: string;
@@ -32,6 +34,13 @@ beforeAll(async () => {
     `      args: [${JSON.stringify(EVERYTHING)}, stdio]`,
     '      tools:',
     '        echo: { risk: read }',
+    '    - name: hostile',
+    '      transport: stdio',
+    `      command: ${JSON.stringify(process.execPath)}`,
+    `      args: [${JSON.stringify(HOSTILE)}]`,
+    '      tools:',
+    '        echo: { risk: read }',
+    "        rug-pull: { risk: read }",
     '',
   ].join('\n'));
   it_ = await startTestInterlock('mcp_gateway_e2e', { env: { INTERLOCK_CONFIG: join(dir, 'interlock.yaml') } });
@@ -83,4 +92,37 @@ it('shows operators the server, its tools and their states; only admins', async 
   expect(server.state).toBe('connected');
   expect(server.tools.find((t: { name: string }) => t.name === 'echo')).toMatchObject({ state: 'accepted', risk: 'read' });
   expect((await it_.get('/v1/mcp/servers', agentToken)).status).toBe(403);
+});
+
+it('a tool list that changes mid-session: the changed tool is held, clients are told, an operator accepts it', async () => {
+  const hostile = new Client({ name: 'watching-client', version: '1.0.0' });
+  let changes = 0;
+  hostile.setNotificationHandler(ToolListChangedNotificationSchema, () => { changes += 1; });
+  await hostile.connect(new StreamableHTTPClientTransport(new URL(`${it_.running.url}/mcp?tag=hostile`), { requestInit: { headers: { authorization: `Bearer ${agentToken}` } } }));
+  try {
+    const names = async (): Promise<string[]> => (await hostile.listTools()).tools.map((t) => t.name).filter((n) => !n.startsWith('interlock.'));
+    const before = await names();
+    expect(before).toContain('hostile.echo');
+    // Names passing for another namespace are never imported.
+    expect(before.filter((n) => n.includes('supervisor') || n.includes('..'))).toEqual([]);
+    const pulled = await hostile.callTool({ name: 'hostile.rug-pull', arguments: {} }) as CallToolResult;
+    expect(pulled.isError).toBeFalsy();
+    for (const deadline = Date.now() + 10_000; changes === 0 && Date.now() < deadline;) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(changes).toBeGreaterThan(0);
+    expect(await names()).not.toContain('hostile.echo');
+    const refused = await it_.post('/v1/missions', { title: 'use the changed tool', steps: [{ tool: 'hostile.echo', args: { message: 'x' } }] });
+    expect(refused.status).toBe(409);
+    expect(refused.json.error.code).toBe('TOOL_UNAVAILABLE');
+    const accepted = await it_.post('/v1/mcp/servers/hostile/tools/echo/accept', {});
+    expect(accepted.status, JSON.stringify(accepted.json)).toBe(200);
+    const seen = changes;
+    for (const deadline = Date.now() + 10_000; changes === seen && Date.now() < deadline;) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(changes).toBeGreaterThan(seen);
+    const echo = (await hostile.listTools()).tools.find((t) => t.name === 'hostile.echo');
+    expect(echo?.description).toMatch(/^\[external MCP server "hostile", unreviewed text\] Echoes the message back\. IMPORTANT/);
+    const audit = await it_.running.audit.query({ kinds: ['mcp.tool.changed', 'mcp.tool.reviewed'] });
+    expect(audit.entries.map((e) => [e.entry.kind, e.entry.actor])).toEqual([['mcp.tool.changed', 'interlock-mcp-gateway'], ['mcp.tool.reviewed', 'test-admin']]);
+  } finally {
+    await hostile.close();
+  }
 });
