@@ -9,6 +9,7 @@ import { InterlockError } from '../core/errors.js';
 import type { Principal } from '../core/identity/identity.js';
 import type { Authenticator } from '../core/ports.js';
 import { combineAuthenticators, createJwtAuthenticator, type JwtAuthenticatorOptions, type PrincipalLookup } from './jwt-auth.js';
+import { rejection } from '../../test/support/errors.js';
 
 const NOW = Date.UTC(2026, 2, 1, 12, 0, 0);
 const NOW_S = NOW / 1000;
@@ -76,14 +77,6 @@ function jwks(overrides: Partial<JwtAuthenticatorOptions> = {}): Authenticator {
   return createJwtAuthenticator({ issuer: ISSUER, audience: AUDIENCE, jwksUrl, ...overrides }, identity);
 }
 
-async function rejection(promise: Promise<unknown>): Promise<InterlockError> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(InterlockError);
-  return error as InterlockError;
-}
 
 /** The error `token` is refused with, checked to reveal nothing of the token. */
 async function refusal(authenticator: Authenticator, token: string, now = NOW): Promise<InterlockError> {

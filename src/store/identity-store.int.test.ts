@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InterlockError } from '../core/errors.js';
+
 import { hashToken } from '../core/identity/tokens.js';
 import { createMigratedTestDatabase, type MigratedTestDatabase } from '../../test/support/postgres.js';
 import type { DatabaseHandle } from './database.js';
 import { PgIdentityStore } from './identity-store.js';
+import { rejection } from '../../test/support/errors.js';
 
 let testDb: MigratedTestDatabase;
 let handle: DatabaseHandle;
@@ -19,15 +20,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await testDb.close();
 });
-
-async function rejection(promise: Promise<unknown>): Promise<InterlockError> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(InterlockError);
-  return error as InterlockError;
-}
 
 describe('principals', () => {
   it('creates a principal with unique name, groups and roles, and finds it by name', async () => {

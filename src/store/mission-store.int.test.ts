@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InterlockError } from '../core/errors.js';
+
 import type { PlannedStep } from '../core/ports.js';
 import { newMission } from '../../test/support/missions.js';
 import { createMigratedTestDatabase, type MigratedTestDatabase } from '../../test/support/postgres.js';
 import type { DatabaseHandle } from './database.js';
 import { PgMissionStore } from './mission-store.js';
+import { rejection } from '../../test/support/errors.js';
 
 let testDb: MigratedTestDatabase;
 let handle: DatabaseHandle;
@@ -24,15 +25,6 @@ afterAll(async () => {
 /** A project name of its own, so each test sees only its own missions. */
 function project(): string {
   return `p-${randomUUID().slice(0, 8)}`;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<InterlockError> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(InterlockError);
-  return error as InterlockError;
 }
 
 function plannedSteps(missionId: string): PlannedStep[] {

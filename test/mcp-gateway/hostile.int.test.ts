@@ -8,6 +8,7 @@ import { ToolCatalog } from '../../src/core/tools/catalog.js';
 import { PgMcpPinStore } from '../../src/store/index.js';
 import { createMigratedTestDatabase, type MigratedTestDatabase } from '../support/postgres.js';
 import { context, rejection, RecordingAuditLog, serverConfig, silentLogger, waitFor } from './support.js';
+import { ConnectorError } from '../../src/core/errors.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/mcp/hostile-server.mjs', import.meta.url));
 const stdio = (name: string, extra: Record<string, unknown> = {}) => serverConfig({ name, transport: 'stdio', command: process.execPath, args: [FIXTURE], ...extra });
@@ -85,13 +86,13 @@ describe('a hostile MCP server', () => {
   });
 
   it('refuses a result larger than maxResultBytes', async () => {
-    const error = await rejection(tool('hostile.big').execute({ bytes: 200_000 }, context()));
+    const error = await rejection(tool('hostile.big').execute({ bytes: 200_000 }, context()), ConnectorError);
     expect(error.code).toBe('MCP_RESULT_TOO_LARGE');
     expect(error.retryable).toBe(false);
   });
 
   it('turns an isError result into a non-retryable failure carrying the text, cut to 2000 characters', async () => {
-    const error = await rejection(tool('hostile.fail').execute({}, context()));
+    const error = await rejection(tool('hostile.fail').execute({}, context()), ConnectorError);
     expect(error.code).toBe('TOOL_FAILED');
     expect(error.retryable).toBe(false);
     expect(error.message).toContain('disk on fire');
@@ -100,7 +101,7 @@ describe('a hostile MCP server', () => {
 
   it('ends a hanging call at timeoutMs, opens the breaker after N failures, then allows one trial call', async () => {
     const started = Date.now();
-    const first = await rejection(tool('hostile.hang').execute({}, context()));
+    const first = await rejection(tool('hostile.hang').execute({}, context()), ConnectorError);
     expect(first.code).toBe('TOOL_TIMEOUT');
     expect(first.outcomeUnknown).toBe(true);
     expect(Date.now() - started).toBeGreaterThanOrEqual(450);

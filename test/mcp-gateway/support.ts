@@ -39,12 +39,4 @@ export async function waitFor(check: () => boolean, timeoutMs = 10_000, what = '
   }
 }
 
-/** The error `promise` rejects with (fails when it resolves). */
-export async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string; retryable?: boolean; outcomeUnknown?: boolean }> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error & { code?: string };
-  }
-  throw new Error('expected the promise to reject');
-}
+export { rejection } from '../support/errors.js';

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConnectorError } from '../../core/errors.js';
 import { checkVersion, compareVersions, listVersions, readCurrent, switchCurrent } from './release-store.js';
+import { rejection as rejectionOf } from '../../../test/support/errors.js';
 
 let root: string;
 
@@ -14,10 +15,8 @@ async function release(service: string, version: string, json: unknown = { servi
 }
 
 /** The error `promise` rejects with. */
-async function rejection(promise: Promise<unknown>): Promise<ConnectorError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
-  expect(error).toBeInstanceOf(ConnectorError);
-  return error as ConnectorError;
+function rejection(promise: Promise<unknown>): Promise<ConnectorError> {
+  return rejectionOf(promise, ConnectorError);
 }
 
 beforeEach(async () => {
