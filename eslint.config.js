@@ -42,4 +42,7 @@ export default tseslint.config(
   // The reference estate's programs are plain JavaScript run by node (examples/estate/*.mjs): no type information; they log to stdout.
   { files: ['examples/**/*.mjs'], ...tseslint.configs.disableTypeChecked },
   { files: ['examples/**/*.mjs'], rules: { 'no-console': 'off' } },
+  // Test fixtures run as separate node processes (an MCP server over stdio, a preload): plain JavaScript.
+  { files: ['test/fixtures/**/*.mjs'], ...tseslint.configs.disableTypeChecked },
+  { files: ['test/fixtures/**/*.mjs'], rules: { 'no-console': 'off' } },
 );

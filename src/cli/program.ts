@@ -11,6 +11,8 @@ import { registerDoctorCommand } from './commands/doctor.js';
 import { registerEstateCommand } from './commands/estate.js';
 import { registerKillSwitchCommand } from './commands/kill-switch.js';
 import { registerMcpCommand } from './commands/mcp.js';
+import { registerAssistCommand } from './commands/assist.js';
+import { registerAssistDraftCommands } from './commands/assist-drafts.js';
 import { registerMcpServersCommand } from './commands/mcp-servers.js';
 import { registerMissionsCommand } from './commands/missions.js';
 import { registerSignalsCommands } from './commands/signals.js';
@@ -68,6 +70,7 @@ export function createProgram(ctx: CliContext): Command {
   registerAuditCommand(program, ctx);
   registerEstateCommand(program, ctx);
   registerMcpCommand(program, ctx);
+  registerAssistDraftCommands(registerAssistCommand(program, ctx), ctx);
   registerMcpServersCommand(program, ctx);
   return program;
 }

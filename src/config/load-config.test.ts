@@ -45,6 +45,7 @@ describe('loadConfig defaults', () => {
       review: { defaults: SHIPPED_DEFAULT_EFFECTS },
       policy: {},
       runbooks: { vars: {} },
+      agents: { llm: { providers: {} } },
       autonomy: { default: 'auto', rules: [] },
       guards: {
         circuitBreaker: { maxActions: 3, windowMs: 600_000, freezeMs: 3_600_000 },

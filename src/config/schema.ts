@@ -14,6 +14,7 @@ import { ScaleConfigSchema } from '../connectors/scale/index.js';
 import { SupervisorConfigSchema } from '../connectors/supervisor/index.js';
 import { DiagnosisConfigSchema } from '../connectors/diagnosis/diagnosis-config.js';
 import { RunbooksConfigSchema } from '../connectors/runbooks/runbooks-config.js';
+import { LlmProvidersConfigSchema } from '../agents/reasoners/llm-provider.js';
 import { IncidentsConfigSchema, IntakeConfigSchema } from './intake-config.js';
 import { NotificationsConfigSchema } from './notifications-config.js';
 import { AuthConfigSchema, McpServerConfigSchema } from './auth-config.js';
@@ -284,6 +285,10 @@ const InterlockConfigObjectSchema = z
     review: ReviewConfigSchema.prefault({}),
     policy: PolicyConfigSchema.prefault({}),
     runbooks: RunbooksConfigSchema.prefault({}).describe('Runbooks that turn a diagnosis into a remediation mission (docs/runbooks.md).'),
+    agents: z.object({
+      dir: z.string().min(1).optional().describe('Directory of agent definitions (*.yaml, docs/agents.md). Unset: no agents; incidents go from diagnosis straight to runbooks.dispatch.'),
+      llm: LlmProvidersConfigSchema.prefault({}).describe('LLM endpoints agents may name as reasoner llm:<provider>/<model> (docs/reasoners.md).'),
+    }).strict().prefault({}).describe('Agents: triage, resolution, governance and utility roles with governed hand-offs (docs/agents.md).'),
     autonomy: AutonomyConfigSchema.prefault({}),
     guards: GuardsConfigSchema.prefault({}),
     audit: AuditConfigSchema.prefault({}),

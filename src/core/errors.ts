@@ -28,6 +28,9 @@ export const ERROR_CODES = {
   POLICY_UNREADABLE: { kind: 'config', status: 500, summary: 'A policy directory or file could not be read.' },
   RUNBOOK_INVALID: { kind: 'config', status: 500, summary: 'A runbook set failed validation; every problem is listed with file, line and column.' },
   RUNBOOK_UNREADABLE: { kind: 'config', status: 500, summary: 'A runbook directory or file could not be read.' },
+  AGENT_INVALID: { kind: 'config', status: 500, summary: 'The agent set (agents.dir) has problems; details.issues lists each with file:line:column.' },
+  AGENT_UNREADABLE: { kind: 'config', status: 500, summary: 'An agent directory or file could not be read.' },
+  AGENT_HANDOFF_REFUSED: { kind: 'connector', status: 502, summary: 'An agent hand-off was refused (not allowed by the agents\' definitions or RBAC, or a bound of its chain breached); the mission escalates.' },
   INPUT_INVALID: { kind: 'input', status: 400, summary: 'A request body, query or argument failed validation; details name each field.' },
   BODY_TOO_LARGE: { kind: 'input', status: 413, summary: 'The request body is larger than server.bodyLimitBytes.' },
   MEDIA_TYPE_UNSUPPORTED: { kind: 'input', status: 415, summary: 'The request body is not application/json.' },
@@ -179,7 +182,7 @@ export class ConnectorError extends InterlockError {
   readonly systemStatus: string | number | undefined;
   readonly retryable: boolean;
   readonly outcomeUnknown: boolean;
-  constructor(code: 'TOOL_FAILED' | 'TOOL_TIMEOUT' | 'TOOL_OUTPUT_INVALID' | 'DATABASE_UNREACHABLE' | 'EMBEDDED_POSTGRES_FAILED' | 'MCP_TOOL_HELD' | 'MCP_SERVER_UNAVAILABLE' | 'MCP_RESULT_TOO_LARGE', message: string, options: ConnectorErrorOptions) {
+  constructor(code: 'TOOL_FAILED' | 'TOOL_TIMEOUT' | 'TOOL_OUTPUT_INVALID' | 'DATABASE_UNREACHABLE' | 'EMBEDDED_POSTGRES_FAILED' | 'MCP_TOOL_HELD' | 'MCP_SERVER_UNAVAILABLE' | 'MCP_RESULT_TOO_LARGE' | 'AGENT_HANDOFF_REFUSED', message: string, options: ConnectorErrorOptions) {
     super(code, message, {
       cause: options.cause,
       details: { ...options.details, system: options.system, status: options.status, retryable: options.retryable, outcomeUnknown: options.outcomeUnknown ?? false },

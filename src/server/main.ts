@@ -18,6 +18,7 @@ import { createReleasesConnector } from '../connectors/releases/index.js';
 import { createScaleConnector } from '../connectors/scale/index.js';
 import { createPrometheusConnector } from '../connectors/prometheus/index.js';
 import { createRunbooksConnector, loadRunbookDirectory, type LoadedRunbooks } from '../connectors/runbooks/index.js';
+import { AgentsRuntime } from '../agents/runtime.js';
 import { createSupervisorConnector } from '../connectors/supervisor/index.js';
 import { InternalError, isInterlockError } from '../core/errors.js';
 import type { MissionRequestInput } from '../core/missions/mission.js';
@@ -222,7 +223,7 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
     });
     // runbooks.dispatch turns a diagnosis into a remediation mission; it starts missions through the
     // engine, which is built below (with this catalog), hence the late binding.
-    const late: { createMission?: (request: MissionRequestInput) => Promise<string> } = {};
+    const late: { createMission?: (request: MissionRequestInput) => Promise<string>; createMissionAs?: (request: MissionRequestInput, agent: string) => Promise<string> } = {};
     let runbooks: LoadedRunbooks | undefined;
     const runbookTools = config.runbooks.dir === undefined ? [] : [createRunbooksConnector({
       runbooks: () => runbooks?.runbooks ?? [],
@@ -235,13 +236,49 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
         return late.createMission(request);
       },
     })];
-    const catalog = new ToolCatalog([...connectorTools(config), diagnosisTool, createDiagnosisWaitTool(), ...runbookTools, ...(options.extraTools ?? [])]);
+    // Agents (docs/agents.md): a project's triage agent diagnoses its incidents and hands off through
+    // agents.handoff (resolution proposes, governance checks, the resolution agent's mission starts).
+    const agentsRuntime = config.agents.dir === undefined ? undefined : new AgentsRuntime({
+      dir: config.agents.dir, llm: config.agents.llm, env: process.env, audit: async (entry) => { await auditLog.append([entry]); },
+    });
+    const handOffTools: AnyToolContract[] = agentsRuntime === undefined ? [] : [agentsRuntime.handOffTool({
+      runbooks: () => runbooks?.runbooks ?? [],
+      vars: config.runbooks.vars,
+      getMission: (missionId) => store.getMission(missionId),
+      getStep: (missionId, stepId) => store.getStep(missionId, stepId),
+      alertLabelsOf: async (incidentId) => (await signals.getIncident(incidentId))?.state.alerts.map((alert) => alert.labels),
+      findPrincipal: (name) => identity.findPrincipal(name),
+      get catalog(): ToolCatalog { return catalog; },
+      incidentOf: async (incidentId) => {
+        const incident = await signals.getIncident(incidentId);
+        if (incident === undefined) return undefined;
+        // The annotations of its latest alerts, one value per name (alert text: fenced as data downstream).
+        const annotations: Record<string, string> = {};
+        for (const signal of await signals.signalsOf(incidentId, 20)) Object.assign(annotations, signal.annotations);
+        return { title: incident.title, labels: { ...incident.state.groupLabels }, annotations };
+      },
+      evidenceOf: async (missionId) => ((await store.getMissionDetail(missionId))?.steps ?? [])
+        .filter((step) => step.phase === 'context' && step.status === 'succeeded')
+        .map((step) => ({ source: `${step.tool} (step ${step.stepId})`, text: JSON.stringify(step.result).slice(0, 4000) })),
+      createMissionAs: async (request, agent) => {
+        if (late.createMissionAs === undefined) throw new InternalError('The mission engine is not started yet.', { code: 'ENGINE_NOT_READY' });
+        return late.createMissionAs(request, agent);
+      },
+      notify: async (missionId, message) => { await tickets.notifyAction(missionId, message); },
+      get audit() { return auditLog; },
+      now: options.now ?? Date.now,
+    })];
+    const catalog: ToolCatalog = new ToolCatalog([...connectorTools(config), diagnosisTool, createDiagnosisWaitTool(), ...runbookTools, ...handOffTools, ...(options.extraTools ?? [])]);
     catalog.check();
     // Runbooks are checked against the catalog before anything starts: a runbook naming a tool this
     // worker does not have, or a verification that writes, stops the start (RUNBOOK_INVALID).
     if (config.runbooks.dir !== undefined) {
       runbooks = await loadRunbookDirectory(config.runbooks.dir, catalog);
       logger.info({ dir: config.runbooks.dir, runbooks: runbooks.runbooks.map((r) => `${r.metadata.name}@${r.metadata.version}`), digest: runbooks.digest }, 'runbooks loaded');
+    }
+    if (agentsRuntime !== undefined) {
+      const loaded = await agentsRuntime.load(catalog);
+      logger.info({ dir: config.agents.dir, agents: [...loaded.agents.values()].map((a) => `${a.metadata.name} (${a.spec.role}, ${a.spec.reasoner})`), digest: loaded.digest }, 'agents loaded');
     }
     const identity = new PgIdentityStore(database.handle.db);
     // Each decided approval request is delivered to the mission waiting for it (the engine is built
@@ -320,6 +357,7 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
       ...(options.now === undefined ? {} : { now: options.now }),
     });
     late.createMission = async (request) => (await engine.create(request, { name: 'interlock-runbooks', kind: 'service' })).mission.id;
+    late.createMissionAs = async (request, agent) => (await engine.create(request, { name: agent, kind: 'agent' })).mission.id;
     // The configuration this worker serves under is on the record before it takes any work.
     await recordConfig(audit.log, config, { workerId, version: VERSION, policyDigest: policy.current().digest, at: (options.now ?? Date.now)() });
     await engine.start();
@@ -348,18 +386,20 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
           incidentId: incident.id, incident: incident.state, signals: await signals.signalsOf(incident.id, 1000),
           settings: config.diagnosis, hasTool: (name) => catalog.find(name) !== undefined, now: (options.now ?? Date.now)(),
         });
+        // With a triage agent for the project, the diagnosis is that agent's mission and ends with its
+        // hand-off; otherwise, with runbooks, it ends by starting the runbook's remediation mission.
+        const route = agentsRuntime?.triageFor(project);
+        const last = route !== undefined
+          ? [{ id: 'handoff', tool: 'agents.handoff', args: { incidentId: incident.id, diagnosisStep: 'diagnose', to: route.resolution } }]
+          : runbooks === undefined ? [] : [{ id: 'dispatch', tool: 'runbooks.dispatch', args: { incidentId: incident.id, diagnosisStep: 'diagnose' } }];
         const { mission } = await engine.create({
           title: `Diagnose ${incident.title}`.slice(0, 200),
           project,
           idempotencyKey,
           labels: { incident: incident.id, ...incident.state.groupLabels },
           context: plan.context,
-          steps: [
-            { id: 'diagnose', tool: 'diagnosis.run', args: { ...plan.run } },
-            // With runbooks, the diagnosis ends by starting the runbook's remediation mission.
-            ...(runbooks === undefined ? [] : [{ id: 'dispatch', tool: 'runbooks.dispatch', args: { incidentId: incident.id, diagnosisStep: 'diagnose' } }]),
-          ],
-        }, { name: 'interlock-intake', kind: 'service' });
+          steps: [{ id: 'diagnose', tool: 'diagnosis.run', args: { ...plan.run } }, ...last],
+        }, route === undefined ? { name: 'interlock-intake', kind: 'service' } : { name: route.triage, kind: 'agent' });
         return mission.id;
       },
     });

@@ -27,6 +27,9 @@ const MAX_ERROR_TEXT = 2000;
 /** Longest wait for the first connection attempts in {@link createMcpGateway}, ms. */
 const START_WAIT_MS = 15_000;
 
+/** Least time allowed to start a session with a server and list its tools, ms. */
+const MIN_SETUP_TIMEOUT_MS = 10_000;
+
 /** The pins as the gateway reads and writes them (`PgMcpPinStore` in `src/store`). */
 export interface McpPinStore {
   list(server: string): Promise<readonly McpPinRecord[]>;
@@ -347,7 +350,7 @@ class ServerRuntime {
         this.#options.logger.warn({ server: name, err: this.#lastError }, 'MCP server connection closed; reconnecting');
         this.#scheduleReconnect();
       };
-      await client.connect(transport, { timeout: this.#config.timeoutMs });
+      await client.connect(transport, { timeout: this.#setupTimeoutMs() });
       if (this.#stopped) {
         await client.close();
         return;
@@ -439,7 +442,7 @@ class ServerRuntime {
       const client = this.#client;
       if (client === undefined) return;
       try {
-        const listed = await listAllTools(client, this.#config.timeoutMs);
+        const listed = await listAllTools(client, this.#setupTimeoutMs());
         await this.#reconcile(listed);
       } catch (error) {
         if (this.#client === client) {
@@ -659,6 +662,15 @@ class ServerRuntime {
       throw new ConnectorError('TOOL_FAILED', `${qualified} answered with an error: ${cut === '' ? '(no text)' : cut}`, { system, retryable: false, details: { text: cut } });
     }
     return { content, ...(result.structuredContent === undefined ? {} : { structuredContent: result.structuredContent }), isError: false };
+  }
+
+  /**
+   * Time allowed to start and initialize a session, and to list the tools, ms: the call timeout, but
+   * at least {@link MIN_SETUP_TIMEOUT_MS} (a stdio server must first start a process, which takes
+   * seconds on a busy machine, while a tool call may well have to end in 500 ms).
+   */
+  #setupTimeoutMs(): number {
+    return Math.max(this.#config.timeoutMs, MIN_SETUP_TIMEOUT_MS);
   }
 
   #succeeded(): void {

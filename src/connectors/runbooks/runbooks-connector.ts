@@ -50,6 +50,55 @@ function topHypothesis(result: unknown): MatchedHypothesis | undefined {
   };
 }
 
+/** A runbook's plan for a diagnosis: what `runbooks.dispatch` starts, and what a resolution agent proposes. */
+export interface RunbookPlan {
+  /** The project of the diagnosis mission. */
+  readonly project: string;
+  readonly hypothesis: MatchedHypothesis;
+  readonly runbook: Runbook;
+  /** Why this runbook (from `selectRunbook`). */
+  readonly reason: string;
+  /** The remediation mission, rendered (no project, no idempotency key yet). */
+  readonly request: ReturnType<typeof renderRunbook>;
+  /** The follow-up mission, when the runbook has one. */
+  readonly followUp: ReturnType<typeof renderFollowUp>;
+}
+
+/**
+ * The plan of the runbook that handles the top hypothesis of the diagnosis in step
+ * `args.diagnosisStep` of mission `missionId`: reads the diagnosis, selects the runbook
+ * (`selectRunbook`) and renders it with the incident's service, tier and the site's `runbooks.vars`.
+ * @throws ConnectorError `TOOL_FAILED` (not retryable) with the reason when no runbook fits: no
+ *   diagnosis, no hypothesis, no runbook for it, or a value the runbook needs is missing.
+ */
+export async function planFromDiagnosis(sources: Omit<RunbookDispatchSources, 'createMission'>, args: { readonly incidentId: string; readonly diagnosisStep: string }, missionId: string): Promise<RunbookPlan> {
+  const mission = await sources.getMission(missionId);
+  if (mission === undefined) fail(`There is no mission ${missionId}.`);
+  const step = await sources.getStep(missionId, args.diagnosisStep);
+  if (step?.status !== 'succeeded') fail(`Step ${args.diagnosisStep} of this mission has no diagnosis (${step === undefined ? 'no such step' : `it ${step.status}`}).`);
+  const hypothesis = topHypothesis(step.result);
+  if (hypothesis === undefined) fail('The diagnosis has no hypothesis to act on; a person must look.');
+  const selection = selectRunbook(sources.runbooks(), hypothesis);
+  if (selection.runbook === undefined) fail(`No runbook to run: ${selection.reason}; a person must look.`);
+  const runbook = selection.runbook;
+  const service = hypothesis.service!;
+  const alerts = await sources.alertLabelsOf(args.incidentId);
+  if (alerts === undefined) fail(`There is no incident ${args.incidentId}.`);
+  const tier = alerts.find((labels) => labels.service === service && labels.tier !== undefined)?.tier ?? null;
+  let request: ReturnType<typeof renderRunbook>;
+  let followUp: ReturnType<typeof renderFollowUp>;
+  try {
+    const bindings = { incident: args.incidentId, service, tier, hypothesis, vars: sources.vars[service] ?? {} };
+    request = renderRunbook(runbook, bindings);
+    // Due from when the diagnosis finished (recorded once): a retry renders the same request.
+    followUp = renderFollowUp(runbook, bindings, step.finishedAt ?? mission.createdAt);
+  } catch (error) {
+    if (error instanceof RunbookRenderError) fail(`No runbook to run: ${error.message}.`);
+    throw error;
+  }
+  return { project: mission.project, hypothesis, runbook, reason: selection.reason, request, followUp };
+}
+
 /**
  * The runbook connector: `runbooks.dispatch` (risk `draft`: it proposes a remediation mission, which
  * still passes review, approval and verification), the last step of an incident's diagnosis mission.
@@ -77,35 +126,13 @@ export function createRunbooksConnector(sources: RunbookDispatchSources): ToolCo
     timeoutMs: 30_000,
     permission: 'runbooks:dispatch',
     async execute(args, context) {
-      const mission = await sources.getMission(context.missionId);
-      if (mission === undefined) fail(`There is no mission ${context.missionId}.`);
-      const step = await sources.getStep(context.missionId, args.diagnosisStep);
-      if (step?.status !== 'succeeded') fail(`Step ${args.diagnosisStep} of this mission has no diagnosis (${step === undefined ? 'no such step' : `it ${step.status}`}).`);
-      const hypothesis = topHypothesis(step.result);
-      if (hypothesis === undefined) fail('The diagnosis has no hypothesis to act on; a person must look.');
-      const selection = selectRunbook(sources.runbooks(), hypothesis);
-      if (selection.runbook === undefined) fail(`No runbook to run: ${selection.reason}; a person must look.`);
-      const runbook = selection.runbook;
-      const service = hypothesis.service!;
-      const alerts = await sources.alertLabelsOf(args.incidentId);
-      if (alerts === undefined) fail(`There is no incident ${args.incidentId}.`);
-      const tier = alerts.find((labels) => labels.service === service && labels.tier !== undefined)?.tier ?? null;
-      let request: ReturnType<typeof renderRunbook>;
-      let followUp: ReturnType<typeof renderFollowUp>;
-      try {
-        const bindings = { incident: args.incidentId, service, tier, hypothesis, vars: sources.vars[service] ?? {} };
-        request = renderRunbook(runbook, bindings);
-        // Due from when the diagnosis finished (recorded once): a retry renders the same request.
-        followUp = renderFollowUp(runbook, bindings, step.finishedAt ?? mission.createdAt);
-      } catch (error) {
-        if (error instanceof RunbookRenderError) fail(`No runbook to run: ${error.message}.`);
-        throw error;
-      }
+      const plan = await planFromDiagnosis(sources, args, context.missionId);
+      const { runbook, hypothesis, request, followUp, project } = plan;
       const agent = `runbook:${runbook.metadata.name}@${runbook.metadata.version}`;
-      const missionId = await sources.createMission({ ...request, project: mission.project, idempotencyKey: context.idempotencyKey, agent });
+      const missionId = await sources.createMission({ ...request, project, idempotencyKey: context.idempotencyKey, agent });
       // The follow-up is due later (a durable wait in its own mission); the same key on a retry finds it.
-      const followUpMissionId = followUp === undefined ? null : await sources.createMission({ ...followUp, labels: { ...followUp.labels, followUpOf: missionId }, project: mission.project, idempotencyKey: `${context.idempotencyKey}:follow-up`, agent });
-      return { runbook: { name: runbook.metadata.name, version: runbook.metadata.version }, hypothesis, missionId, followUpMissionId, reason: selection.reason };
+      const followUpMissionId = followUp === undefined ? null : await sources.createMission({ ...followUp, labels: { ...followUp.labels, followUpOf: missionId }, project, idempotencyKey: `${context.idempotencyKey}:follow-up`, agent });
+      return { runbook: { name: runbook.metadata.name, version: runbook.metadata.version }, hypothesis, missionId, followUpMissionId, reason: plan.reason };
     },
   };
 }

@@ -42,6 +42,8 @@ export const AUDIT_ENTRY_KINDS = [
   'mcp.tool.changed',
   'mcp.tool.reviewed',
   'mcp.elicitation',
+  'agent.handoff',
+  'agent.verdict',
 ] as const;
 
 /** See {@link AUDIT_ENTRY_KINDS}. */
