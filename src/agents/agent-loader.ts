@@ -63,3 +63,16 @@ export async function loadAgentDirectory(dir: string, catalog: Pick<ToolCatalog,
   }
   return { agents, files: loaded.files, digest: loaded.digest };
 }
+
+/**
+ * The agent definitions of `dir`, checked against the schema only (no catalog, no hand-off checks):
+ * for tools that provision agents' principals before an Interlock with the catalog runs.
+ * @throws InterlockError `AGENT_UNREADABLE`, `AGENT_INVALID`
+ */
+export async function readAgentDefinitions(dir: string): Promise<readonly AgentDefinition[]> {
+  const loaded = await loadYamlDirectory(dir, {
+    noun: 'agent', schema: AgentDefinitionSchema, unreadable: 'AGENT_UNREADABLE', invalid: 'AGENT_INVALID',
+    nameOf: (agent) => agent.metadata.name, namePath: ['metadata', 'name'],
+  });
+  return loaded.values;
+}

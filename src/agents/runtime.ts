@@ -91,3 +91,23 @@ export class AgentsRuntime {
     return planner;
   }
 }
+
+/**
+ * Creates the principal of every agent of `agents` that has none: kind `agent`, role `operator` in
+ * the agent's project (it may create missions there; as an agent it can never decide approvals).
+ * For set-ups that provision agents with their definitions (the demo, tests); returns the names
+ * created. An existing principal of another kind is left alone (its hand-offs are refused).
+ */
+export async function ensureAgentPrincipals(
+  agents: Iterable<AgentDefinition>,
+  identity: { findPrincipal(name: string): Promise<unknown>; createPrincipal(principal: { name: string; kind: 'agent'; groups: string[]; roles: Record<string, Array<'operator'>> }, now: number): Promise<unknown> },
+  now: number,
+): Promise<string[]> {
+  const created: string[] = [];
+  for (const agent of agents) {
+    if ((await identity.findPrincipal(agent.metadata.name)) !== undefined) continue;
+    await identity.createPrincipal({ name: agent.metadata.name, kind: 'agent', groups: [], roles: { [agent.spec.project]: ['operator'] } }, now);
+    created.push(agent.metadata.name);
+  }
+  return created;
+}

@@ -1,7 +1,7 @@
 import { ERROR_CODES, InterlockError, type ErrorCode, type InterlockErrorOptions } from '../core/errors.js';
 import type { Mission, MissionDetail } from '../core/missions/mission.js';
 import type { MissionFilter } from '../core/ports.js';
-import type { ApiClientOptions, ApprovalView, DiagnosisView, IncidentView, IntakeView, InterlockApi, KillSwitchView, McpServerView, McpToolView, MissionPage, SignalView, TicketSummaryView, TicketView } from './deps.js';
+import type { AgentView, ApiClientOptions, ApprovalView, DiagnosisView, IncidentView, IntakeView, InterlockApi, KillSwitchView, McpServerView, McpToolView, MissionPage, SignalView, TicketSummaryView, TicketView, TrackRecordView } from './deps.js';
 
 /** Options of an {@link ApiError}. */
 interface ApiErrorOptions extends InterlockErrorOptions {
@@ -209,6 +209,21 @@ export function createApiClient(options: ApiClientOptions): InterlockApi {
       const body = await request('GET', path);
       if (!isRecord(body) || !isRecord(body.ticket) || !isRecord(body.notifications)) throw invalid('GET', path, 'something other than { ticket, notifications }');
       return body as unknown as TicketView;
+    },
+    async listAgents(filter) {
+      const query = new URLSearchParams();
+      if (filter.project !== undefined) query.set('project', filter.project);
+      const body = await request('GET', '/v1/agents', query);
+      if (!isRecord(body) || !Array.isArray(body.agents)) throw invalid('GET', '/v1/agents', 'something other than { agents }');
+      return body.agents as AgentView[];
+    },
+    async agentStats(filter) {
+      const query = new URLSearchParams();
+      if (filter.since !== undefined) query.set('since', filter.since);
+      if (filter.project !== undefined) query.set('project', filter.project);
+      const body = await request('GET', '/v1/agents/stats', query);
+      if (!isRecord(body) || !Array.isArray(body.agents) || !Array.isArray(body.runbooks)) throw invalid('GET', '/v1/agents/stats', 'something other than { since, until, agents, runbooks }');
+      return body as unknown as TrackRecordView;
     },
     get: (id: string) => detail('GET', `/v1/missions/${encodeURIComponent(id)}`),
     cancel: (id: string) => detail('POST', `/v1/missions/${encodeURIComponent(id)}/cancel`),

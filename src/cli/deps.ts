@@ -1,4 +1,6 @@
 import type { InterlockConfig } from '../config/index.js';
+import type { AgentTrackRecord, RunbookTrackRecord } from '../core/agents/track-record.js';
+import type { AutonomyLevel } from '../core/guards/autonomy.js';
 import type { KillSwitch } from '../core/guards/kill-switch.js';
 import type { McpServerStatus, McpToolStatus } from '../connectors/mcp/index.js';
 import type { DemoOptions, DemoReport } from '../server/demo.js';
@@ -144,7 +146,36 @@ export interface ApiClientOptions {
 }
 
 /** Every endpoint group of the HTTP API the CLI uses. */
-export interface InterlockApi extends MissionsApi, ApprovalsApi, GovernanceApi, SignalsApi, TicketsApi, McpServersApi {}
+export interface InterlockApi extends MissionsApi, ApprovalsApi, GovernanceApi, SignalsApi, TicketsApi, McpServersApi, AgentsApi {}
+
+/** An agent as `GET /v1/agents` lists it. */
+export interface AgentView {
+  readonly name: string;
+  readonly role: string;
+  readonly project: string;
+  readonly reasoner: string;
+  readonly autonomyCeiling: AutonomyLevel;
+  readonly owner: string;
+  readonly description: string | null;
+  readonly tools: readonly string[];
+  readonly handsOffTo: readonly string[];
+}
+
+/** The track record as `GET /v1/agents/stats` answers it (see src/core/agents/track-record.ts). */
+export interface TrackRecordView {
+  readonly since: number;
+  readonly until: number;
+  readonly agents: readonly AgentTrackRecord[];
+  readonly runbooks: readonly RunbookTrackRecord[];
+}
+
+/** Agents (`/v1/agents`); every method rejects with an `ApiError` (`FORBIDDEN`, `INPUT_INVALID`, ...). */
+export interface AgentsApi {
+  /** `GET /v1/agents?project`: the loaded agents by name. */
+  listAgents(filter: { readonly project?: string }): Promise<AgentView[]>;
+  /** `GET /v1/agents/stats?since&project`: the track record per agent and per runbook. */
+  agentStats(filter: { readonly since?: string; readonly project?: string }): Promise<TrackRecordView>;
+}
 
 /** A ticket as `GET /v1/tickets` lists it (times in ms since the epoch). */
 export interface TicketSummaryView {

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { Command, CommanderError, Option } from 'commander';
 import { formatConfigIssue, LOG_LEVELS } from '../config/index.js';
 import { ConfigError, InterlockError, type Issue } from '../core/errors.js';
+import { registerAgentsCommand } from './commands/agents.js';
 import { registerApprovalsCommand } from './commands/approvals.js';
 import { registerAuditCommand } from './commands/audit.js';
 import { registerConfigCommand } from './commands/config.js';
@@ -72,6 +73,7 @@ export function createProgram(ctx: CliContext): Command {
   registerMcpCommand(program, ctx);
   registerAssistDraftCommands(registerAssistCommand(program, ctx), ctx);
   registerMcpServersCommand(program, ctx);
+  registerAgentsCommand(program, ctx);
   return program;
 }
 

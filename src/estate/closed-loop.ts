@@ -110,8 +110,11 @@ export async function followFault(options: FollowFaultOptions): Promise<FaultTim
   if (diagnose?.finishedAt !== null && diagnose?.finishedAt !== undefined) {
     say(`  ${since(diagnose.finishedAt)}  diagnosis: ${hypothesis === null ? 'no hypothesis' : `${hypothesis.kind} in ${hypothesis.service ?? '?'} (confidence ${hypothesis.confidence.toFixed(2)})`}; ranked: ${rankedHypotheses(diagnose, 3)}`);
   }
-  const dispatch = diagnosis.steps.find((step) => step.tool === 'runbooks.dispatch');
-  const dispatched = dispatch?.result as { missionId?: unknown; runbook?: { name?: unknown; version?: unknown } } | null | undefined;
+  // The diagnosis ends by starting the remediation: through the agents' hand-off (the runbook is the
+  // resolution agent's proposal) or straight through runbooks.dispatch.
+  const dispatch = diagnosis.steps.find((step) => step.tool === 'agents.handoff' || step.tool === 'runbooks.dispatch');
+  const raw = dispatch?.result as { missionId?: unknown; runbook?: { name?: unknown; version?: unknown }; chain?: unknown; proposal?: { runbook?: { name?: unknown; version?: unknown } | null } } | null | undefined;
+  const dispatched = raw === null || raw === undefined ? raw : { missionId: raw.missionId, runbook: raw.runbook ?? raw.proposal?.runbook ?? undefined, chain: Array.isArray(raw.chain) ? (raw.chain as string[]) : undefined };
   if (dispatch?.status !== 'succeeded' || typeof dispatched?.missionId !== 'string') {
     const reason = diagnosis.escalation?.reason ?? 'no runbook started a remediation';
     say(`  diagnosis mission ${diagnosis.outcome}: ${reason}`);
@@ -120,6 +123,7 @@ export async function followFault(options: FollowFaultOptions): Promise<FaultTim
   const runbook = `${String(dispatched.runbook?.name)}@${String(dispatched.runbook?.version)}`;
   const remediationId = dispatched.missionId;
   timeline = { ...timeline, runbook, remediationMissionId: remediationId };
+  if (dispatched.chain !== undefined) say(`  ${dispatch.finishedAt === null ? '' : `${since(dispatch.finishedAt)}  `}hand-offs ${dispatched.chain.join(' → ')}`);
   say(`  ${dispatch.finishedAt === null ? '' : `${since(dispatch.finishedAt)}  `}runbook ${runbook}: remediation mission ${remediationId.slice(0, 8)}`);
 
   // 3. The remediation mission: review (and approval), execute, verify, close or escalate.

@@ -11,6 +11,8 @@ import { DATABASE_URL_ENV, ESTATE_DIAGNOSIS_QUERIES, estateInterlockConfig, esta
 /** The estate's runbooks and policies, shipped in `examples/estate/`. */
 export const ESTATE_RUNBOOKS_DIR = fileURLToPath(new URL('../../examples/estate/runbooks', import.meta.url));
 export const ESTATE_POLICIES_DIR = fileURLToPath(new URL('../../examples/estate/policies', import.meta.url));
+/** The estate's agents (triage → resolution → governance → utility), shipped in `examples/estate/agents`. */
+export const ESTATE_AGENTS_DIR = fileURLToPath(new URL('../../examples/estate/agents', import.meta.url));
 
 /** How far before an incident's onset its diagnosis looks, ms (the least `diagnosis.windowBeforeMs` allows). */
 export const DIAGNOSIS_WINDOW_MS = 60_000;
@@ -42,6 +44,12 @@ export interface ManagedEstateOptions {
   readonly poolHardLimit?: number;
   /** The policy directory. @default the estate's policies */
   readonly policyDir?: string;
+  /**
+   * Whether incidents go through the estate's agents (a triage agent's diagnosis handed to a
+   * resolution agent, checked by a governance agent) rather than straight to `runbooks.dispatch`.
+   * @default true
+   */
+  readonly agents?: boolean;
 }
 
 /**
@@ -64,6 +72,7 @@ export function managedEstateConfig(state: EstateState, options: ManagedEstateOp
     dataDir: options.dataDir,
     log: { level: 'warn' },
     policy: { dir: options.policyDir ?? ESTATE_POLICIES_DIR },
+    ...(options.agents === false ? {} : { agents: { dir: ESTATE_AGENTS_DIR } }),
     runbooks: {
       dir: ESTATE_RUNBOOKS_DIR,
       vars: Object.fromEntries(targets.map((t) => [t.service, {

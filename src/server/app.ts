@@ -24,6 +24,7 @@ import { toolRoutes } from './routes/tools.js';
 import { registerMcpEndpoint, type McpEndpoint, type McpHttpOptions } from './mcp/http.js';
 import { oauthMetadataRoutes, type OAuthMetadataOptions } from './oauth-metadata.js';
 import { mcpServersRoutes, type McpServersRoutesOptions } from './routes/mcp-servers.js';
+import { agentRoutes, type AgentsRoutesOptions } from './routes/agents.js';
 
 /** Largest request body accepted by default: 1 MiB. */
 const DEFAULT_BODY_LIMIT_BYTES = 1_048_576;
@@ -87,6 +88,8 @@ export interface AppDeps {
   readonly mcpGateway?: McpServersRoutesOptions['gateway'];
   /** The OAuth protected-resource metadata (RFC 9728) served at `/.well-known/oauth-protected-resource[/mcp]`; absent, not served. */
   readonly oauthMetadata?: OAuthMetadataOptions;
+  /** The agents and their track record (`/v1/agents`, `/v1/agents/stats`); absent: no agents, an empty track record. */
+  readonly agents?: AgentsRoutesOptions;
   /** The tools `GET /v1/tools` describes. */
   readonly catalog: ToolCatalog;
   /** Where HTTP request durations go; `/metrics` renders its registry. */
@@ -140,6 +143,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         { name: 'tools', description: 'The tool catalog: narrow verbs with contracts.' },
         { name: 'signals', description: 'Signal intake (Alertmanager, CloudEvents, mapped JSON) and the incidents signals are grouped into.' },
         { name: 'tickets', description: 'Built-in tickets: per incident, the diagnosis, the actions, the outcome and why, with their webhook notifications.' },
+        { name: 'agents', description: 'The agents loaded from agents.dir and the track record of agents and runbooks, with suggested autonomy levels.' },
         { name: 'audit', description: 'The tamper-evident audit log: entries, signed checkpoints (C2SP), inclusion and consistency proofs (RFC 9162).' },
         { name: 'operations', description: 'Liveness, readiness and metrics.' },
       ],
@@ -166,6 +170,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await api.register(operationsRoutes, { version: deps.version, ready: () => deps.ready(), metrics: deps.metrics });
   api.get('/openapi.json', { schema: { hide: true, security: [] } }, () => app.swagger());
   await api.register(mcpServersRoutes, { prefix: '/v1', gateway: deps.mcpGateway });
+  await api.register(agentRoutes, { prefix: '/v1', ...deps.agents });
   if (deps.oauthMetadata !== undefined) await api.register(oauthMetadataRoutes, deps.oauthMetadata);
   if (deps.mcp !== undefined) {
     const endpoint = registerMcpEndpoint(app, { ...deps.mcp, authenticator: deps.authenticator });

@@ -17,6 +17,7 @@ import type { EstateFault } from '../estate/estate-layout.js';
 import { DIAGNOSIS_WINDOW_MS, ESTATE_WARM_UP_MS, managedEstateConfig } from '../estate/managed-config.js';
 import type { EstateDemoOptions, EstateDemoReport, EstateDemoRow } from './estate-demo-types.js';
 import { createLogger, startInterlock, type RunningInterlock } from './main.js';
+import { ensureAgentPrincipals } from '../agents/runtime.js';
 
 export type { EstateDemoOptions, EstateDemoReport, EstateDemoRow } from './estate-demo-types.js';
 
@@ -69,6 +70,8 @@ export async function startEstateInterlock(options: {
   const sender = (await running.identity.findPrincipal('alertmanager')) ?? (await running.identity.createPrincipal({ name: 'alertmanager', kind: 'service', groups: [], roles: { '*': ['sender'] } }, now));
   const senderToken = await running.identity.createToken({ principal: sender.name, label: 'estate alertmanager', expiresAt: null }, now);
   await writeFile(options.tokenFile, `${senderToken.secret}\n`, { mode: 0o600 });
+  // The estate's agents act as principals of their own (kind agent: they never decide approvals).
+  if (running.agents !== undefined) await ensureAgentPrincipals(running.agents.agents().values(), running.identity, now);
   const reviewer = (await running.identity.findPrincipal(DEMO_REVIEWER)) ?? (await running.identity.createPrincipal({ name: DEMO_REVIEWER, kind: 'human', groups: [], roles: { '*': ['approver'] } }, now));
   const reviewerToken = await running.identity.createToken({ principal: reviewer.name, label: 'demo reviewer', expiresAt: null }, now);
   return { running, reviewerToken: reviewerToken.secret, config, configFile };

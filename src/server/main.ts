@@ -29,7 +29,7 @@ import type { AnyToolContract } from '../core/tools/tool.js';
 import { createMissionEngine, migrateDurableState, type MissionEngine } from '../engine/engine.js';
 import { createPolicySource, type PolicySource } from '../engine/policy-loader.js';
 import type { EngineObserver } from '../engine/mission-workflow.js';
-import { checkConnection, createDatabase, migrateToLatest, withAdvisoryLock, PgApprovalStore, PgAuditLog, PgGuardStore, PgIdentityStore, PgMcpPinStore, migrationStatus, PgMissionStore, PgSignalStore, PgTicketStore, PgWorkerRegistry, startEmbeddedPostgres, type DatabaseHandle, type MigrationReport } from '../store/index.js';
+import { checkConnection, createDatabase, migrateToLatest, withAdvisoryLock, PgApprovalStore, PgAuditLog, PgGuardStore, PgIdentityStore, PgMcpPinStore, migrationStatus, PgMissionStore, PgSignalStore, PgTicketStore, PgTrackRecordStore, PgWorkerRegistry, startEmbeddedPostgres, type DatabaseHandle, type MigrationReport } from '../store/index.js';
 import { isTransientDatabaseError } from '../store/transient.js';
 import { buildApp } from './app.js';
 import { Approvals } from './approvals.js';
@@ -169,6 +169,8 @@ export interface RunningInterlock {
   readonly tickets: PgTicketStore;
   /** The gateway to the external MCP servers of `mcp.servers` (docs/connectors/mcp.md); absent when none is configured. */
   readonly mcpGateway?: McpGateway;
+  /** The agents (`agents.dir`), when configured. */
+  readonly agents?: AgentsRuntime;
   /** Stops taking requests and work, then closes the engine and the database. */
   stop(): Promise<void>;
 }
@@ -420,6 +422,7 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
     const app = await buildApp({
       missions: engine,
       authenticator,
+      agents: { trackRecord: new PgTrackRecordStore(database.handle.db), ...(agentsRuntime === undefined ? {} : { agents: () => agentsRuntime.agents() }), ...(options.now === undefined ? {} : { now: options.now }) },
       ...(mcpGateway === undefined ? {} : { mcpGateway }),
       oauthMetadata: {
         ...(mcpServer.publicUrl === undefined ? {} : { publicUrl: mcpServer.publicUrl }),
@@ -480,6 +483,7 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
       audit,
       tickets,
       ...(mcpGateway === undefined ? {} : { mcpGateway }),
+      ...(agentsRuntime === undefined ? {} : { agents: agentsRuntime }),
       app,
       database,
       metrics,

@@ -14,3 +14,4 @@ export { PgNotificationOutbox, type ClaimedNotification } from './notification-o
 export { PgTicketStore, type NotificationRecord, type NotificationTarget, type PgTicketStoreOptions, type TicketFilter } from './ticket-store.js';
 export { PgSignalStore, incidentTitle, type IncidentFilter, type IncidentRecord, type IntakeInput, type IntakeResult, type SignalOutcome, type SignalRecord, type TouchedIncident } from './signal-store.js';
 export { PgMcpPinStore, type McpAcceptedPin, type McpHeldPin, type McpToolPinRecord } from './mcp-pin-store.js';
+export { PgTrackRecordStore, type TrackRecordFilter } from './track-record-store.js';

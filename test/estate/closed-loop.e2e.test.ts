@@ -17,7 +17,9 @@ import { FAULT_EXPECTATIONS, followFault, type FaultTimeline } from '../../src/e
 import { down, estateInterlockEnv, heal, inject, status, up } from '../../src/estate/estate.js';
 import type { EstateFault } from '../../src/estate/estate-layout.js';
 import type { EstateState } from '../../src/estate/estate-state.js';
-import { ESTATE_POLICIES_DIR, ESTATE_WARM_UP_MS, managedEstateConfig } from '../../src/estate/managed-config.js';
+import { ESTATE_AGENTS_DIR, ESTATE_POLICIES_DIR, ESTATE_WARM_UP_MS, managedEstateConfig } from '../../src/estate/managed-config.js';
+import { readAgentDefinitions } from '../../src/agents/agent-loader.js';
+import { ensureAgentPrincipals } from '../../src/agents/runtime.js';
 import { createDatabase, PgIdentityStore } from '../../src/store/index.js';
 import { estateSkipReason } from '../support/estate.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
@@ -100,14 +102,15 @@ describe.skipIf(skip !== undefined)(`the closed loop on the reference estate${sk
     await writeFile(tokenFile, 'not-yet\n', { mode: 0o600 });
     ({ state } = await up({ dir: estateDir, watchPid: process.pid, interlockUrl: `http://127.0.0.1:${port}`, tokenFile }));
     await startInterlock();
-    // Identities: Alertmanager sends with its own token; the reviewer is another identity than the
-    // requester of every remediation (interlock-runbooks).
+    // Identities: Alertmanager sends with its own token; the estate's agents act as themselves; the
+    // reviewer is another identity than the requester of every remediation (estate-resolver).
     const handle = createDatabase({ url: database.url, poolSize: 2 });
     try {
       const identity = new PgIdentityStore(handle.db);
       await identity.createPrincipal({ name: 'alertmanager', kind: 'service', groups: [], roles: { '*': ['sender'] } }, Date.now());
       await writeFile(tokenFile, `${(await identity.createToken({ principal: 'alertmanager', expiresAt: null }, Date.now())).secret}\n`);
       await identity.createPrincipal({ name: REVIEWER, kind: 'human', groups: [], roles: { '*': ['approver'] } }, Date.now());
+      await ensureAgentPrincipals(await readAgentDefinitions(ESTATE_AGENTS_DIR), identity, Date.now());
       reviewerToken = (await identity.createToken({ principal: REVIEWER, expiresAt: null }, Date.now())).secret;
     } finally {
       await handle.close();
@@ -137,7 +140,9 @@ describe.skipIf(skip !== undefined)(`the closed loop on the reference estate${sk
     expect(timeline).toMatchObject({ hypothesis: { kind: 'bad_deploy', service: 'checkout' }, approval: `approved by ${REVIEWER}`, outcome: 'resolved' });
     expect(timeline.decision).toContain('rollbacks/critical-rollback');
     const remediation = await api.get(timeline.remediationMissionId!);
-    expect(remediation.requester).toBe('interlock-runbooks');
+    // The resolution agent's own mission, after the hand-offs triage → resolution → governance → utility.
+    expect(remediation.requester).toBe('estate-resolver');
+    expect(remediation.labels.agentChain).toBe('estate-triage>estate-resolver>estate-governor');
     const deploys = (await readFile(state.paths.deployLog, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { service: string; kind: string; version: string; by: string });
     expect(deploys.filter((d) => d.service === 'checkout').slice(-1)[0]).toMatchObject({ kind: 'rollback', version: '1.4.0' });
   }, 300_000);
