@@ -87,6 +87,12 @@ export interface MissionEngineOptions {
   readonly pid: number;
   /** Clock, ms since the epoch. @default Date.now */
   readonly now?: () => number;
+  /**
+   * The tool set of a defined agent (docs/agents.md): for a mission whose agent is one, whether it
+   * may use `tool`; undefined for any other agent (an outside AI client: RBAC and policy govern it).
+   * A mission of a defined agent naming a tool outside its set is refused (`TOOL_UNAVAILABLE`).
+   */
+  readonly agentToolSet?: (agent: string) => ((tool: string) => boolean) | undefined;
 }
 
 /** The mission engine: a {@link MissionService} plus its lifecycle and the review channel. */
@@ -159,6 +165,7 @@ export function createMissionEngine(options: MissionEngineOptions): MissionEngin
     const steps: PlannedStep[] = [];
     let unknownTool = false;
     let unavailableTool = false;
+    const mayUse = request.agent === undefined ? undefined : options.agentToolSet?.(request.agent);
     let risk: RiskClass = 'read';
     const field = { context: 'context', plan: 'steps', verification: 'verify' } as const;
     const add = (phase: 'context' | 'plan' | 'verification', list: readonly StepSpec[], idPrefix: string): void => {
@@ -171,7 +178,8 @@ export function createMissionEngine(options: MissionEngineOptions): MissionEngin
           return;
         }
         const tool = catalog.get(spec.tool);
-        const unavailable = catalog.unavailableIn(tool.name, request.project);
+        const unavailable = catalog.unavailableIn(tool.name, request.project)
+          ?? (mayUse === undefined || mayUse(tool.name) ? undefined : `${tool.name} is not in agent ${request.agent ?? ''}'s tool set (agents.dir)`);
         if (unavailable !== undefined) {
           unavailableTool = true;
           issues.push({ path: `${path}.tool`, message: `tool unavailable: ${unavailable}`, expected: `a tool the catalog offers to project ${request.project}`, received: JSON.stringify(spec.tool) });

@@ -113,18 +113,22 @@ export async function followFault(options: FollowFaultOptions): Promise<FaultTim
   // The diagnosis ends by starting the remediation: through the agents' hand-off (the runbook is the
   // resolution agent's proposal) or straight through runbooks.dispatch.
   const dispatch = diagnosis.steps.find((step) => step.tool === 'agents.handoff' || step.tool === 'runbooks.dispatch');
-  const raw = dispatch?.result as { missionId?: unknown; runbook?: { name?: unknown; version?: unknown }; chain?: unknown; proposal?: { runbook?: { name?: unknown; version?: unknown } | null } } | null | undefined;
-  const dispatched = raw === null || raw === undefined ? raw : { missionId: raw.missionId, runbook: raw.runbook ?? raw.proposal?.runbook ?? undefined, chain: Array.isArray(raw.chain) ? (raw.chain as string[]) : undefined };
+  const raw = dispatch?.result as { missionId?: unknown; runbook?: { name?: unknown; version?: unknown }; chain?: unknown; proposal?: { runbook?: { name?: unknown; version?: unknown } | null; reasoner?: unknown } } | null | undefined;
+  const dispatched = raw === null || raw === undefined ? raw : {
+    missionId: raw.missionId, runbook: raw.runbook ?? raw.proposal?.runbook ?? undefined, chain: Array.isArray(raw.chain) ? (raw.chain as string[]) : undefined,
+    // A plan an LLM reasoner proposed has no runbook: the reasoner stands in its place.
+    reasoner: typeof raw.proposal?.reasoner === 'string' && raw.proposal.reasoner !== 'builtin' ? raw.proposal.reasoner : undefined,
+  };
   if (dispatch?.status !== 'succeeded' || typeof dispatched?.missionId !== 'string') {
     const reason = diagnosis.escalation?.reason ?? 'no runbook started a remediation';
     say(`  diagnosis mission ${diagnosis.outcome}: ${reason}`);
     return { ...timeline, outcome: diagnosis.outcome, reason };
   }
-  const runbook = `${String(dispatched.runbook?.name)}@${String(dispatched.runbook?.version)}`;
+  const runbook = dispatched.runbook === undefined && dispatched.reasoner !== undefined ? dispatched.reasoner : `${String(dispatched.runbook?.name)}@${String(dispatched.runbook?.version)}`;
   const remediationId = dispatched.missionId;
   timeline = { ...timeline, runbook, remediationMissionId: remediationId };
   if (dispatched.chain !== undefined) say(`  ${dispatch.finishedAt === null ? '' : `${since(dispatch.finishedAt)}  `}hand-offs ${dispatched.chain.join(' → ')}`);
-  say(`  ${dispatch.finishedAt === null ? '' : `${since(dispatch.finishedAt)}  `}runbook ${runbook}: remediation mission ${remediationId.slice(0, 8)}`);
+  say(`  ${dispatch.finishedAt === null ? '' : `${since(dispatch.finishedAt)}  `}${dispatched.runbook === undefined ? 'plan by' : 'runbook'} ${runbook}: remediation mission ${remediationId.slice(0, 8)}`);
 
   // 3. The remediation mission: review (and approval), execute, verify, close or escalate.
   let mission = await api.get(remediationId);

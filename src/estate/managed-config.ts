@@ -50,6 +50,10 @@ export interface ManagedEstateOptions {
    * @default true
    */
   readonly agents?: boolean;
+  /** Another agents directory (e.g. with an LLM resolution agent). @default the estate's agents */
+  readonly agentsDir?: string;
+  /** `agents.llm` of the configuration (LLM providers). @default none */
+  readonly llm?: Record<string, unknown>;
 }
 
 /**
@@ -72,7 +76,7 @@ export function managedEstateConfig(state: EstateState, options: ManagedEstateOp
     dataDir: options.dataDir,
     log: { level: 'warn' },
     policy: { dir: options.policyDir ?? ESTATE_POLICIES_DIR },
-    ...(options.agents === false ? {} : { agents: { dir: ESTATE_AGENTS_DIR } }),
+    ...(options.agents === false ? {} : { agents: { dir: options.agentsDir ?? ESTATE_AGENTS_DIR, ...(options.llm === undefined ? {} : { llm: options.llm }) } }),
     runbooks: {
       dir: ESTATE_RUNBOOKS_DIR,
       vars: Object.fromEntries(targets.map((t) => [t.service, {

@@ -17,6 +17,12 @@ export interface EstateDemoOptions {
   readonly keepEstate?: boolean;
   /** Where to look for the estate's programs (a PATH). @default the usual system directories */
   readonly searchPath?: string;
+  /**
+   * The resolution agent's reasoner: `builtin` (the runbooks) or `scripted-llm` (the LLM path through
+   * the AI SDK against a local scripted model that proposes the runbook's plan; src/estate/scripted-model.ts).
+   * @default 'builtin'
+   */
+  readonly reasoner?: 'builtin' | 'scripted-llm';
 }
 
 /** One row of the closing table: one fault, from injection to its outcome. */

@@ -4,7 +4,7 @@
 // through the governed loop (alert, diagnosis, runbook, review and approval, execution, verification,
 // close or escalate) with live progress, then prints a table per fault and verifies the audit log.
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import getPort from 'get-port';
 import { stringify } from 'yaml';
@@ -14,7 +14,10 @@ import { isInterlockError } from '../core/errors.js';
 import { FAULT_EXPECTATIONS, followFault } from '../estate/closed-loop.js';
 import { down, estateInterlockEnv, findEstateBinaries, heal, inject, status, up } from '../estate/estate.js';
 import type { EstateFault } from '../estate/estate-layout.js';
-import { DIAGNOSIS_WINDOW_MS, ESTATE_WARM_UP_MS, managedEstateConfig } from '../estate/managed-config.js';
+import { DIAGNOSIS_WINDOW_MS, ESTATE_AGENTS_DIR, ESTATE_RUNBOOKS_DIR, ESTATE_WARM_UP_MS, managedEstateConfig } from '../estate/managed-config.js';
+import { SCRIPTED_MODEL_ID, startScriptedEstateModel, type ScriptedEstateModel } from '../estate/scripted-model.js';
+import { loadYamlDirectory } from '../connectors/shared/yaml-directory.js';
+import { RunbookSchema } from '../core/runbooks/runbook.js';
 import type { EstateDemoOptions, EstateDemoReport, EstateDemoRow } from './estate-demo-types.js';
 import { createLogger, startInterlock, type RunningInterlock } from './main.js';
 import { ensureAgentPrincipals } from '../agents/runtime.js';
@@ -58,9 +61,20 @@ export async function startEstateInterlock(options: {
   readonly env?: NodeJS.ProcessEnv;
   readonly poolSizeRaised?: number;
   readonly policyDir?: string;
+  /** A scripted model for the resolution agent (the LLM path); none: the built-in reasoner. */
+  readonly scriptedModel?: { readonly baseUrl: string };
 }): Promise<{ running: RunningInterlock; reviewerToken: string; config: InterlockConfig; configFile: string }> {
   const url = `http://127.0.0.1:${options.port}`;
-  const raw = managedEstateConfig(options.state, { url, dataDir: options.dataDir, ...(options.poolSizeRaised === undefined ? {} : { poolSizeRaised: options.poolSizeRaised }), ...(options.policyDir === undefined ? {} : { policyDir: options.policyDir }) });
+  let llm: Pick<Parameters<typeof managedEstateConfig>[1], 'agentsDir' | 'llm'> = {};
+  if (options.scriptedModel !== undefined) {
+    // The estate's agents, with the resolution agent reasoning through the LLM path.
+    const agentsDir = join(options.dataDir, 'agents');
+    await mkdir(agentsDir, { recursive: true });
+    const text = await readFile(join(ESTATE_AGENTS_DIR, 'agents.yaml'), 'utf8');
+    await writeFile(join(agentsDir, 'agents.yaml'), text.replace('reasoner: builtin', `reasoner: llm:scripted/${SCRIPTED_MODEL_ID}`));
+    llm = { agentsDir, llm: { providers: { scripted: { type: 'openai-compatible', baseUrl: options.scriptedModel.baseUrl, timeoutMs: 30_000 } } } };
+  }
+  const raw = managedEstateConfig(options.state, { url, dataDir: options.dataDir, ...llm, ...(options.poolSizeRaised === undefined ? {} : { poolSizeRaised: options.poolSizeRaised }), ...(options.policyDir === undefined ? {} : { policyDir: options.policyDir }) });
   const configFile = join(options.dataDir, 'estate-interlock.yaml');
   await writeFile(configFile, `# Written by interlock demo for the estate in ${options.state.dir}\n${stringify(raw)}`);
   const env = { ...(options.env ?? process.env), ...(await estateInterlockEnv(options.state)) };
@@ -108,7 +122,14 @@ export async function runEstateDemo(options: EstateDemoOptions): Promise<EstateD
     await heal(dir);
   }
   out(`Starting Interlock (${options.config.database.url === undefined ? 'embedded PostgreSQL' : 'PostgreSQL from DATABASE_URL'}) on port ${port} ...`);
-  const { running, reviewerToken } = await startEstateInterlock({ state: estate.state, dataDir, port, tokenFile });
+  let model: ScriptedEstateModel | undefined;
+  if (options.reasoner === 'scripted-llm') {
+    const vars = (managedEstateConfig(estate.state, { url: `http://127.0.0.1:${port}`, dataDir }) as { runbooks: { vars: Record<string, Record<string, string | number | boolean>> } }).runbooks.vars;
+    const runbooks = await loadYamlDirectory(ESTATE_RUNBOOKS_DIR, { noun: 'runbook', schema: RunbookSchema, unreadable: 'RUNBOOK_UNREADABLE', invalid: 'RUNBOOK_INVALID', nameOf: (r) => r.metadata.name, namePath: ['metadata', 'name'] });
+    model = await startScriptedEstateModel(runbooks.values, vars);
+    out(`The resolution agent reasons through the LLM path: llm:scripted/${SCRIPTED_MODEL_ID} at ${model.baseUrl} (a scripted model that proposes the runbook's plan)`);
+  }
+  const { running, reviewerToken } = await startEstateInterlock({ state: estate.state, dataDir, port, tokenFile, ...(model === undefined ? {} : { scriptedModel: model }) });
   const api = createApiClient({ baseUrl: running.url, token: reviewerToken, timeoutMs: 30_000 });
   const rows: EstateDemoRow[] = [];
   let audit: EstateDemoReport['audit'] = null;
@@ -136,7 +157,10 @@ export async function runEstateDemo(options: EstateDemoOptions): Promise<EstateD
           return { approved, by: DEMO_REVIEWER };
         },
       });
-      const ok = timeline.outcome === 'resolved' && timeline.runbook?.startsWith(`${expected.runbook}@`) === true;
+      // With the scripted model, the plan is the model's: it must have proposed the expected runbook's plan.
+      const proposed = model === undefined ? timeline.runbook?.startsWith(`${expected.runbook}@`) === true : timeline.runbook?.startsWith('llm:') === true && model.calls.at(-1)?.runbook === expected.runbook;
+      if (model !== undefined && model.calls.length > 0) out(`  the model read ${model.calls.at(-1)!.hypothesis ?? 'no hypothesis'} and proposed ${model.calls.at(-1)!.runbook ?? 'nothing'}'s plan (${model.calls.at(-1)!.totalTokens} tokens)`);
+      const ok = timeline.outcome === 'resolved' && proposed;
       rows.push({ ...timeline, expected: `${expected.runbook}, resolved`, ok: options.confirm === undefined ? ok : true });
       out(`  healing the estate ...`);
       await heal(dir);
@@ -149,6 +173,7 @@ export async function runEstateDemo(options: EstateDemoOptions): Promise<EstateD
     out(audit.ok ? `Audit log intact: ${audit.size} entries, ${audit.checkpoints} signed checkpoint(s) verified (interlock audit verify).` : `Audit log TAMPERED at entry ${audit.firstBadIndex}: ${audit.reason}`);
   } finally {
     await running.stop();
+    await model?.close();
     if (options.keepEstate !== true) await down(dir);
   }
   return { ok: rows.length > 0 && rows.every((row) => row.ok) && audit?.ok === true, rows, audit };

@@ -19,6 +19,7 @@ import { createScaleConnector } from '../connectors/scale/index.js';
 import { createPrometheusConnector } from '../connectors/prometheus/index.js';
 import { createRunbooksConnector, loadRunbookDirectory, type LoadedRunbooks } from '../connectors/runbooks/index.js';
 import { AgentsRuntime } from '../agents/runtime.js';
+import { agentMayUse } from '../core/agents/agent.js';
 import { createSupervisorConnector } from '../connectors/supervisor/index.js';
 import { InternalError, isInterlockError } from '../core/errors.js';
 import type { MissionRequestInput } from '../core/missions/mission.js';
@@ -354,6 +355,12 @@ export async function startInterlock(options: StartOptions): Promise<RunningInte
         process.exit(75);
       }),
       isTransient: isTransientDatabaseError,
+      // A defined agent's missions stay within its tool set, whoever creates them (a hand-off, the
+      // API, MCP); its hand-offs are governed by handsOffTo instead.
+      agentToolSet: (name) => {
+        const agent = agentsRuntime?.agents().get(name);
+        return agent === undefined ? undefined : (tool) => tool === 'agents.handoff' || agentMayUse(agent, tool);
+      },
       hostname: hostname(),
       pid: process.pid,
       ...(options.now === undefined ? {} : { now: options.now }),

@@ -42,7 +42,8 @@ export function registerDemoCommand(program: Command, ctx: CliContext): void {
     .option('--files', 'run the small demo on a directory of files instead (nothing to install)')
     .addOption(new Option('--faults <list>', `comma-separated faults to inject, in order (${ESTATE_FAULTS.join(', ')})`))
     .option('--keep-estate', 'leave the estate running at the end (stop it with `interlock estate down`)')
-    .action(async (options: { files?: boolean; faults?: string; keepEstate?: boolean }, command: Command) => {
+    .addOption(new Option('--reasoner <reasoner>', "the resolution agent's reasoner: builtin (the runbooks) or scripted-llm (the LLM path against a local scripted model)").choices(['builtin', 'scripted-llm']).default('builtin'))
+    .action(async (options: { files?: boolean; faults?: string; keepEstate?: boolean; reasoner?: 'builtin' | 'scripted-llm' }, command: Command) => {
       const json = globalOptions(command).json === true;
       const out = (line: string): void => { if (!json) ctx.io.out(line); };
       const confirm = ctx.confirm === undefined || json ? {} : { confirm: ctx.confirm };
@@ -66,6 +67,7 @@ export function registerDemoCommand(program: Command, ctx: CliContext): void {
         config: configFor(ctx, command), out, ...confirm,
         ...(faults === undefined ? {} : { faults: faults as EstateFault[] }),
         ...(options.keepEstate === true ? { keepEstate: true } : {}),
+        ...(options.reasoner === 'scripted-llm' ? { reasoner: 'scripted-llm' as const } : {}),
       });
       if (report.missing !== undefined) throw new CliError(`${report.missing}\n(or run \`interlock demo --files\`, which needs nothing installed)`);
       if (json) ctx.io.out(toJson(report));
