@@ -154,7 +154,8 @@ describe.skipIf(skip !== undefined)(`the closed loop on the reference estate${sk
     expect(remediation.steps.filter((s) => s.phase === 'plan').map((s) => [s.tool, s.args])).toEqual([['postgres.set_pool_size', { service: 'payments', size: 12 }]]);
     // The revert after a quiet period is a follow-up mission, waiting durably until it is due.
     const diagnosis = await api.get(timeline.diagnosisMissionId!);
-    const followUpId = (diagnosis.steps.find((s) => s.tool === 'runbooks.dispatch')?.result as { followUpMissionId?: string }).followUpMissionId;
+    // It was started with the remediation, by the resolution agent's hand-off.
+    const followUpId = (diagnosis.steps.find((s) => s.tool === 'agents.handoff')?.result as { followUpMissionId?: string }).followUpMissionId;
     const followUp = await api.get(followUpId!);
     expect(followUp).toMatchObject({ waitingFor: 'schedule', outcome: null, labels: { followUp: 'true', followUpOf: timeline.remediationMissionId } });
     expect(followUp.request.notBefore).toBeGreaterThan(Date.now() + 400_000);
