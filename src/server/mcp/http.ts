@@ -165,7 +165,14 @@ export function registerMcpEndpoint(app: FastifyInstance, options: McpHttpOption
     }
     session.lastUsed = Date.now();
     reply.hijack();
-    await session.transport.handleRequest(request.raw, reply.raw, request.body);
+    try {
+      await session.transport.handleRequest(request.raw, reply.raw, request.body);
+    } catch (error) {
+      // The reply is the transport's now: answer what can still be answered, and log the rest.
+      request.log.error({ err: error }, 'MCP transport failed on a request');
+      if (!reply.raw.headersSent) reply.raw.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32603, message: 'Internal error' }, id: null }));
+      else reply.raw.end();
+    }
     return undefined;
   }
 
