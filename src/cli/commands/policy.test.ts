@@ -63,7 +63,8 @@ describe('interlock policy test', () => {
     expect(code).toBe(0);
     expect(stdout).toContain('✓ rolling back the critical checkout needs one approval (require_approval)');
     expect(stdout).toContain('✓ in the year-end freeze any write is escalated (escalate)');
-    expect(stdout.split('\n').at(-1)).toBe('11 passed, 0 failed');
+    expect(stdout).toContain('✓ the resolution agent proposing the same runbook gets the same decision (allow)');
+    expect(stdout.split('\n').at(-1)).toBe('12 passed, 0 failed');
   });
 
   it('prints why a case failed and exits 1', async () => {
