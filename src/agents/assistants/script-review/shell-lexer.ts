@@ -94,6 +94,14 @@ function tokenize(text: string, base: number): ShToken[] {
     let value = '';
     const vars: ShVariable[] = [];
     const substitutions: { text: string; offset: number }[] = [];
+    /** A `...` command substitution at `i`: recorded, kept in the value, `i` past its closing backtick. */
+    const backtick = (): void => {
+      const close = text.indexOf('`', i + 1);
+      const to = close === -1 ? n : close;
+      substitutions.push({ text: text.slice(i + 1, to), offset: base + i + 1 });
+      value += text.slice(i, to + 1);
+      i = to + 1;
+    };
     const dollar = (quoted: boolean): void => {
       const next = text[i + 1] ?? '';
       if (next === '(') {
@@ -148,13 +156,8 @@ function tokenize(text: string, base: number): ShToken[] {
             value += text[i + 1] ?? '';
             i += 2;
           } else if (d === '$') dollar(true);
-          else if (d === '`') {
-            const close = text.indexOf('`', i + 1);
-            const to = close === -1 ? n : close;
-            substitutions.push({ text: text.slice(i + 1, to), offset: base + i + 1 });
-            value += text.slice(i, to + 1);
-            i = to + 1;
-          } else {
+          else if (d === '`') backtick();
+          else {
             value += d;
             i += 1;
           }
@@ -163,11 +166,7 @@ function tokenize(text: string, base: number): ShToken[] {
       } else if (c === '$') {
         dollar(false);
       } else if (c === '`') {
-        const close = text.indexOf('`', i + 1);
-        const to = close === -1 ? n : close;
-        substitutions.push({ text: text.slice(i + 1, to), offset: base + i + 1 });
-        value += text.slice(i, to + 1);
-        i = to + 1;
+        backtick();
       } else {
         value += c;
         i += 1;
