@@ -46,7 +46,7 @@ export const ERROR_CODES = {
   IDEMPOTENCY_KEY_REUSED: { kind: 'conflict', status: 409, summary: 'The idempotency key was used before for a different mission request.' },
   TOOL_UNKNOWN: { kind: 'input', status: 400, summary: 'A step names a tool that is not in the catalog.' },
   TOOL_ARGS_INVALID: { kind: 'input', status: 400, summary: "A step's arguments violate its tool's input schema." },
-  TOOL_UNAVAILABLE: { kind: 'conflict', status: 409, summary: 'A step names a tool that may not be called now (held for operator review, or not offered in the mission\'s project).' },
+  TOOL_UNAVAILABLE: { kind: 'conflict', status: 409, summary: 'A step names a tool that may not be called now (held for operator review, not offered in the mission\'s project, or outside its agent\'s tool set).' },
   TOOL_FAILED: { kind: 'connector', status: 502, summary: 'A tool call failed; `retryable` says whether trying again can help.' },
   TOOL_TIMEOUT: { kind: 'connector', status: 504, summary: 'A tool call did not finish within its timeout; its outcome is unknown.' },
   MCP_TOOL_HELD: { kind: 'connector', status: 409, summary: "An external MCP server's tool changed (or is new) and is held until an operator reviews it; calls are refused until it is accepted." },
