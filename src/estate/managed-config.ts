@@ -76,6 +76,11 @@ export function managedEstateConfig(state: EstateState, options: ManagedEstateOp
     dataDir: options.dataDir,
     log: { level: 'warn' },
     policy: { dir: options.policyDir ?? ESTATE_POLICIES_DIR },
+    // Faults follow each other within minutes, each healed before the next: an alert that fires again
+    // more than a minute after its incident resolved is a new incident (not a reopened one), and
+    // flapping is judged over two minutes, so a heal's status changes never mark a later fault's
+    // incident flapping (a flapping incident starts no mission).
+    incidents: { reopenWindowMs: 60_000, flapping: { maxTransitions: 4, windowMs: 120_000 } },
     ...(options.agents === false ? {} : { agents: { dir: options.agentsDir ?? ESTATE_AGENTS_DIR, ...(options.llm === undefined ? {} : { llm: options.llm }) } }),
     runbooks: {
       dir: ESTATE_RUNBOOKS_DIR,
