@@ -1,9 +1,8 @@
-import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../api-client.js';
-import type { CliContext } from '../context.js';
-import type { AgentView, ApiClientOptions, InterlockApi, TrackRecordView } from '../deps.js';
+import type { AgentView, InterlockApi, TrackRecordView } from '../deps.js';
 import { runCli } from '../program.js';
+import { fakeApiContext } from '../../../test/support/cli.js';
 
 const NOW = Date.parse('2026-03-25T03:00:00Z');
 
@@ -28,25 +27,13 @@ const RECORD: TrackRecordView = {
 
 /** Runs `interlock agents ...` in-process with a fake API client; records the API calls. */
 async function cli(args: string[], api: Partial<InterlockApi> = {}) {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
   const calls: unknown[] = [];
-  const clients: ApiClientOptions[] = [];
-  const notCalled = () => Promise.reject(new Error('the agents commands must not call the server module'));
   const fakeApi = {
     listAgents: (filter) => { calls.push(['listAgents', filter]); return Promise.resolve(AGENTS.filter((a) => filter.project === undefined || a.project === filter.project)); },
     agentStats: (filter) => { calls.push(['agentStats', filter]); return Promise.resolve(RECORD); },
     ...api,
   } as Partial<InterlockApi> as InterlockApi;
-  const ctx: CliContext = {
-    io: { out: (text) => stdout.push(text), err: (text) => stderr.push(text) },
-    env: {},
-    cwd: tmpdir(),
-    deps: { serve: notCalled, migrate: notCalled, doctor: notCalled, demo: notCalled, estateDemo: notCalled, openIdentity: notCalled, createApiClient: (options) => { clients.push(options); return fakeApi; } },
-    apiToken: 'il_test',
-    debug: false,
-    now: () => NOW,
-  };
+  const { ctx, stdout, stderr, clients } = fakeApiContext(fakeApi, { now: NOW, apiToken: 'il_test' });
   const code = await runCli(['agents', ...args, '--url', 'http://127.0.0.1:7411'], ctx);
   return { code, stdout: stdout.join('\n'), stderr: stderr.join('\n'), calls, clients };
 }

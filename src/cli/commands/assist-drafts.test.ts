@@ -6,10 +6,10 @@ import { poolExhaustionIncident } from '../../../test/support/triage-incident.js
 import { CHANGE_REQUEST_APPROVAL, CHANGE_REQUEST_HEADING } from '../../agents/assistants/change-request.js';
 import { TRIAGE_HEADING } from '../../agents/assistants/triage.js';
 import { ApiError } from '../api-client.js';
-import type { CliContext } from '../context.js';
-import type { ApiClientOptions, DiagnosisView, IncidentView, InterlockApi, SignalView } from '../deps.js';
+import type { DiagnosisView, IncidentView, InterlockApi, SignalView } from '../deps.js';
 import { createProgram } from '../program.js';
 import { registerAssistDraftCommands } from './assist-drafts.js';
+import { fakeApiContext } from '../../../test/support/cli.js';
 
 const CHANGES = new URL('../../../test/fixtures/changes/', import.meta.url).pathname;
 const RUNBOOKS = new URL('../../../examples/estate/runbooks/', import.meta.url).pathname;
@@ -27,11 +27,7 @@ function apiViews(): { incident: IncidentView; signals: SignalView[]; diagnosis:
 
 /** Runs `interlock assist ...` in-process with a fake API client; records the API calls. */
 async function cli(args: string[], views = apiViews()) {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
   const calls: string[] = [];
-  const clients: ApiClientOptions[] = [];
-  const notCalled = () => Promise.reject(new Error('the assist commands must not call the server module'));
   const fakeApi = {
     getIncident: (id: string) => {
       calls.push(`getIncident ${id}`);
@@ -43,14 +39,7 @@ async function cli(args: string[], views = apiViews()) {
       return Promise.resolve(views.diagnosis);
     },
   } as Partial<InterlockApi> as InterlockApi;
-  const ctx: CliContext = {
-    io: { out: (text) => stdout.push(text), err: (text) => stderr.push(text) },
-    env: {},
-    cwd: tmpdir(),
-    deps: { serve: notCalled, migrate: notCalled, doctor: notCalled, demo: notCalled, estateDemo: notCalled, openIdentity: notCalled, createApiClient: (options) => { clients.push(options); return fakeApi; } },
-    debug: false,
-    now: () => Date.parse('2026-03-25T03:10:00Z'),
-  };
+  const { ctx, stdout, stderr, clients } = fakeApiContext(fakeApi, { now: Date.parse('2026-03-25T03:10:00Z') });
   const program = createProgram(ctx);
   // The `assist` group is another command's: create it here while the program has none, and add these
   // commands unless the program already does.
