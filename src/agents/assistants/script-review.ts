@@ -9,6 +9,7 @@ import { excerptOf, FINDING_CATEGORIES, FINDING_SEVERITIES, maskSecrets, type Dr
 import { analysePowerShell } from './script-review/powershell.js';
 import { analyseShell } from './script-review/shell.js';
 
+/** The languages the script review reads: PowerShell (tree-sitter-powershell) and POSIX/bash shell (sh-syntax). */
 export const SCRIPT_LANGUAGES = ['powershell', 'shell'] as const;
 /** The languages the review reads. */
 export type ScriptLanguage = (typeof SCRIPT_LANGUAGES)[number];

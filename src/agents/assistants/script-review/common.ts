@@ -7,6 +7,7 @@
 export const FINDING_CATEGORIES = ['risky-operation', 'missing-whatif', 'weak-logging', 'exposed-secret', 'missing-rollback', 'thin-tests', 'error-handling'] as const;
 export type FindingCategory = (typeof FINDING_CATEGORIES)[number];
 
+/** How much a finding matters, most first: high (can destroy or leak), medium, low (hygiene). */
 export const FINDING_SEVERITIES = ['high', 'medium', 'low'] as const;
 export type FindingSeverity = (typeof FINDING_SEVERITIES)[number];
 
